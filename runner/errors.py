@@ -1,0 +1,50 @@
+"""One exception root, caught once in the CLI and mapped to an exit code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class QrunError(Exception):
+    """An expected failure: printed as one line, exit code 1."""
+
+    exit_code = 1
+
+
+class UsageError(QrunError):
+    """Bad command-line use: exit code 2."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem in an input file, pointing at the offending TOML key or value."""
+
+    path: str
+    line: int
+    col: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}: {self.message}"
+
+
+class SpecError(QrunError):
+    """A spec (or lock) file is invalid; carries every problem found, not just the first."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = diagnostics
+        super().__init__("\n".join(str(d) for d in diagnostics))
+
+
+class StoreError(QrunError):
+    """The result store failed: missing object, checksum mismatch, access denied."""
+
+
+class BackendError(QrunError):
+    """The execution backend failed in a way the user must act on (auth, unknown backend)."""
+
+
+class GitError(QrunError):
+    """A git operation failed (push rejected past the retry bound, dirty tree, no repo)."""

@@ -1,0 +1,1 @@
+"""Execution backends: where circuits run (local Aer, IBM Quantum)."""

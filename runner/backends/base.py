@@ -1,0 +1,114 @@
+"""The contract every execution backend fulfils; the pipeline only talks to this."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from qiskit import QuantumCircuit
+
+
+class JobStatus(StrEnum):
+    """Lifecycle of one job as the lock file records it."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def final(self) -> bool:
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+@dataclass(frozen=True)
+class CircuitJob:
+    """One logical circuit (one PUB) of a run, before transpilation."""
+
+    circuit_id: str
+    circuit: QuantumCircuit
+    observables: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Everything a backend needs to execute one run of one spec."""
+
+    name: str
+    run_id: str
+    target: str
+    primitive: Literal["sampler", "estimator"]
+    shots: int
+    optimization_level: int
+    seed: int
+    circuits: tuple[CircuitJob, ...]
+    options: Mapping[str, Any] = field(default_factory=dict)
+    min_qubits: int = 1
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """Job tags that let a later runner find this run's jobs on the service."""
+        return ("qrun", f"qrun:{self.name}", f"qrun:{self.run_id}")
+
+
+@dataclass(frozen=True)
+class TranspileInfo:
+    """What transpilation to the target produced for one circuit."""
+
+    depth: int
+    two_qubit_gates: int
+    physical_qubits: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class JobRef:
+    """A submitted job and the circuit ids (PUB order) it carries."""
+
+    job_id: str
+    circuit_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What submit() returns: the resolved backend and the jobs created."""
+
+    backend: str
+    jobs: tuple[JobRef, ...]
+    transpiled: Mapping[str, TranspileInfo]
+    calibration: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """The state of one job as seen now; result_json is set once it completed."""
+
+    job_id: str
+    status: JobStatus
+    reason: str | None = None
+    result_json: str | None = None
+    quantum_seconds: float | None = None
+    queue_length: int | None = None
+
+
+class Backend(Protocol):
+    """An execution backend. Local backends complete jobs inside submit()."""
+
+    def submit(self, request: RunRequest) -> Submission:
+        """Transpile (seeded) to the target's ISA and submit; return job references."""
+        ...
+
+    def find_jobs(self, request: RunRequest) -> tuple[JobRef, ...]:
+        """Jobs already on the service tagged with this run id (adopt instead of resubmitting)."""
+        ...
+
+    def collect(self, job_ids: Sequence[str]) -> list[JobOutcome]:
+        """Current state of each job, with the result for completed ones."""
+        ...
+
+    def cancel(self, job_ids: Sequence[str]) -> None:
+        """Cancel pending jobs; already-final jobs are left alone."""
+        ...

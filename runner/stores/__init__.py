@@ -1,0 +1,1 @@
+"""Result stores: where raw results, circuits and analyses live (local directory, IBM COS)."""

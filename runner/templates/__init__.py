@@ -1,0 +1,1 @@
+"""The circuit template library (see base.py for the contract and registry)."""

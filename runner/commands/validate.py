@@ -1,0 +1,76 @@
+"""qrun validate: check specs and point at each problem in the TOML source."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from runner.config import Config
+from runner.errors import Diagnostic, SpecError
+from runner.output import Output
+from runner.spec.loader import display_path, find_specs, load_spec
+from runner.spec.model import Spec
+
+
+def load_all(config: Config, paths: list[str]) -> tuple[list[Spec], list[Diagnostic], int]:
+    """Load specs (given paths, or all under specs/); return valid specs, problems, count."""
+    files = [Path(p) for p in paths] if paths else find_specs(config.specs_dir)
+    specs: list[Spec] = []
+    problems: list[Diagnostic] = []
+    seen: dict[str, str] = {}
+    for path in files:
+        shown = display_path(path, config.repo_root)
+        if not path.is_file():
+            problems.append(Diagnostic(shown, 1, 1, "no such spec file"))
+            continue
+        try:
+            spec = load_spec(path, config.repo_root)
+        except SpecError as exc:
+            problems.extend(exc.diagnostics)
+            continue
+        if spec.name in seen:
+            problems.append(
+                Diagnostic(
+                    shown,
+                    1,
+                    1,
+                    f"experiment name '{spec.name}' is also used "
+                    f"by {seen[spec.name]}; names must be unique",
+                )
+            )
+            continue
+        seen[spec.name] = shown
+        specs.append(spec)
+    return specs, problems, len(files)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = Config.load(args.repo)
+    out = Output(args.format, quiet=args.quiet)
+    specs, problems, count = load_all(config, args.paths)
+    for diag in problems:
+        out.diagnostic(diag)
+    out.annotation_summary()
+    if args.verbose:
+        for spec in specs:
+            out.line(
+                f"{spec.name}: run hash {spec.run_hash[:16]}, {len(spec.circuits)} circuits "
+                f"on {spec.target}"
+            )
+            for c in spec.circuits:
+                out.line(f"  {c.circuit_id}  width={c.width}")
+    bad = len({d.path for d in problems})
+    out.line(
+        f"{count} spec(s) checked: {count - bad} valid, {bad} invalid"
+        + ("" if not problems else f" ({len(problems)} problem(s))")
+    )
+    out.envelope(
+        "validate",
+        not problems,
+        {
+            "checked": count,
+            "valid": [s.name for s in specs],
+            "problems": [d.__dict__ for d in problems],
+        },
+    )
+    return 1 if problems else 0

@@ -1,0 +1,78 @@
+"""Configuration read once, at the start of a command, into a typed object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runner.errors import UsageError
+
+
+def find_repo_root(start: Path) -> Path:
+    """The nearest directory at or above start holding specs/ (else start itself)."""
+    start = start.resolve()
+    for candidate in (start, *start.parents):
+        if (candidate / "specs").is_dir():
+            return candidate
+    return start
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Service and budget limits (IBM Open Plan defaults); all overridable by environment."""
+
+    qpu_seconds_budget: float = 600.0  # per rolling 28 days on the Open Plan
+    max_pending_jobs: int = 3
+    submissions_per_minute: int = 5
+    max_circuits_per_job: int = 300
+    stale_claim_minutes: float = 30.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Limits:
+        """QRUN_QPU_SECONDS_BUDGET, QRUN_MAX_PENDING_JOBS, QRUN_SUBMISSIONS_PER_MINUTE, …"""
+        names = {
+            "qpu_seconds_budget": ("QRUN_QPU_SECONDS_BUDGET", float),
+            "max_pending_jobs": ("QRUN_MAX_PENDING_JOBS", int),
+            "submissions_per_minute": ("QRUN_SUBMISSIONS_PER_MINUTE", int),
+            "max_circuits_per_job": ("QRUN_MAX_CIRCUITS_PER_JOB", int),
+            "stale_claim_minutes": ("QRUN_STALE_CLAIM_MINUTES", float),
+        }
+        values: dict[str, float | int] = {}
+        for attr, (var, kind) in names.items():
+            if var in environ:
+                try:
+                    values[attr] = kind(environ[var])
+                except ValueError:
+                    raise UsageError(f"{var} must be a number (got {environ[var]!r})") from None
+        return cls(**values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a command needs to know about where it runs."""
+
+    repo_root: Path
+    environ: Mapping[str, str] = field(repr=False)
+    limits: Limits
+
+    @property
+    def specs_dir(self) -> Path:
+        return self.repo_root / "specs"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.repo_root / "reports"
+
+    @property
+    def in_ci(self) -> bool:
+        return self.environ.get("CI") == "true"
+
+    @classmethod
+    def load(cls, repo: str | None, environ: Mapping[str, str] | None = None) -> Config:
+        env = dict(os.environ if environ is None else environ)
+        root = Path(repo).resolve() if repo else find_repo_root(Path.cwd())
+        if not root.is_dir():
+            raise UsageError(f"--repo {repo}: no such directory")
+        return cls(repo_root=root, environ=env, limits=Limits.from_env(env))

@@ -1,0 +1,265 @@
+"""Planning: a pure function of specs, locks, the clock and limits, returning actions with reasons.
+
+Nothing here touches the disk, git or a service, so every decision is table-testable.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from runner.config import Limits
+from runner.estimate import Observed, estimate_qpu_seconds
+from runner.lock import Lock, RunRecord, RunStatus
+from runner.schedule import is_due, next_due, parse_time
+from runner.spec.model import Spec
+
+BUDGET_WINDOW = timedelta(days=28)
+
+
+class Kind(StrEnum):
+    SUBMIT = "submit"
+    COLLECT = "collect"
+    REPORT = "report"
+    RETIRE = "retire"
+    BLOCKED = "blocked"
+    DEFER = "defer"
+    NOOP = "noop"
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: Kind
+    name: str
+    reason: str
+    run_id: str | None = None
+    trigger: str | None = None
+    estimate_seconds: float = 0.0
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def changes(self) -> bool:
+        """Whether apply would do anything for this action."""
+        return self.kind in (Kind.SUBMIT, Kind.COLLECT, Kind.REPORT, Kind.RETIRE)
+
+
+@dataclass(frozen=True)
+class PlanInput:
+    specs: Sequence[Spec]
+    locks: Mapping[str, Lock]
+    now: datetime
+    trigger: str = "manual"
+    limits: Limits = field(default_factory=Limits)
+    invalid: Mapping[str, str] = field(default_factory=dict)
+    report_digests: Mapping[str, str | None] = field(default_factory=dict)
+    expected_digests: Mapping[str, str] = field(default_factory=dict)
+    retry: frozenset[str] = frozenset()
+    service_remaining_seconds: float | None = None
+
+
+def jobs_needed(spec: Spec, limits: Limits) -> int:
+    return max(1, math.ceil(len(spec.circuits) / limits.max_circuits_per_job))
+
+
+def history(locks: Mapping[str, Lock]) -> list[Observed]:
+    """Completed hardware runs with recorded QPU time, to refine estimates."""
+    return [
+        Observed(
+            r.backend or r.target, len(r.jobs), r.headline.get("circuit_shots", 0), r.qpu_seconds
+        )
+        for lock in locks.values()
+        for r in lock.runs
+        if r.status is RunStatus.COMPLETED and r.qpu_seconds and not r.target.startswith("local:")
+    ]
+
+
+def qpu_seconds_used(locks: Mapping[str, Lock], now: datetime) -> float:
+    """QPU seconds recorded in the rolling budget window."""
+    since = now - BUDGET_WINDOW
+    return sum(
+        r.qpu_seconds or 0.0
+        for lock in locks.values()
+        for r in lock.runs
+        if parse_time(r.created) >= since
+    )
+
+
+def _pending_jobs(locks: Mapping[str, Lock]) -> int:
+    return sum(
+        1
+        for lock in locks.values()
+        for r in lock.runs
+        if not r.target.startswith("local:")
+        for j in r.jobs
+        if j.status in ("queued", "running")
+    )
+
+
+def _submit_reason(spec: Spec, latest: RunRecord | None, inp: PlanInput) -> tuple[str, str] | None:
+    """(reason, trigger) when the spec needs a new run, else None."""
+    if latest is None:
+        return "new spec", inp.trigger
+    if latest.run_hash != spec.run_hash:
+        return f"spec changed (run hash {latest.run_hash[:8]} → {spec.run_hash[:8]})", inp.trigger
+    if latest.status in (RunStatus.FAILED, RunStatus.CANCELLED) and spec.name in inp.retry:
+        return f"retry requested after {latest.status.value} run {latest.id}", "retry"
+    schedule = spec.execution.schedule
+    if (
+        schedule
+        and latest.status is RunStatus.COMPLETED
+        and is_due(schedule, parse_time(latest.created), inp.now)
+    ):
+        due = next_due(schedule, parse_time(latest.created))
+        return f"schedule '{schedule}' due since {due:%Y-%m-%d %H:%M}Z", "schedule"
+    return None
+
+
+def plan(inp: PlanInput) -> list[Action]:
+    """Every spec's next step, in name order; blocked and deferred actions say why."""
+    actions: list[Action] = []
+    observed = history(inp.locks)
+    remaining = inp.limits.qpu_seconds_budget - qpu_seconds_used(inp.locks, inp.now)
+    if inp.service_remaining_seconds is not None:
+        remaining = min(remaining, inp.service_remaining_seconds)
+    pending_jobs = _pending_jobs(inp.locks)
+    submitted_jobs = 0
+    for name, problem in sorted(inp.invalid.items()):
+        actions.append(Action(Kind.BLOCKED, name, f"invalid spec: {problem}"))
+    for spec in sorted(inp.specs, key=lambda s: s.name):
+        lock = inp.locks.get(spec.name, Lock(spec.name))
+        latest = lock.latest
+        if latest is not None and latest.status.pending:
+            kind = Kind.SUBMIT if latest.status is RunStatus.CLAIMED else Kind.COLLECT
+            reason = (
+                "claimed run has no job recorded: adopt by tag or submit"
+                if kind is Kind.SUBMIT
+                else f"{len(latest.jobs)} job(s) {latest.status.value}"
+            )
+            actions.append(
+                Action(kind, spec.name, reason, run_id=latest.id, trigger=latest.trigger)
+            )
+            continue
+        why = _submit_reason(spec, latest, inp)
+        if why is None:
+            actions.append(_idle(spec, latest, inp))
+            continue
+        reason, trigger = why
+        jobs = jobs_needed(spec, inp.limits)
+        estimate = estimate_qpu_seconds(
+            spec.target, len(spec.circuits), spec.execution.shots, jobs, observed
+        )
+        details = {
+            "circuits": len(spec.circuits),
+            "shots": spec.execution.shots,
+            "jobs": jobs,
+            "target": spec.target,
+        }
+        run_id = lock.next_run_id(spec.run_hash)
+        cap = spec.execution.max_qpu_seconds
+        if cap is not None and estimate > cap:
+            actions.append(
+                Action(
+                    Kind.BLOCKED,
+                    spec.name,
+                    f"estimated {estimate:g} QPU s exceeds "
+                    f"max_qpu_seconds = {cap:g}; raise it or reduce shots/circuits",
+                    estimate_seconds=estimate,
+                    details=details,
+                )
+            )
+            continue
+        if estimate > 0 and estimate > remaining:
+            actions.append(
+                Action(
+                    Kind.BLOCKED,
+                    spec.name,
+                    f"over budget: needs ~{estimate:g} QPU s, "
+                    f"{max(remaining, 0):g} s left of {inp.limits.qpu_seconds_budget:g} s "
+                    "in the rolling 28 days",
+                    estimate_seconds=estimate,
+                    details=details,
+                )
+            )
+            continue
+        if not spec.target.startswith("local:"):
+            if pending_jobs + jobs > inp.limits.max_pending_jobs:
+                actions.append(
+                    Action(
+                        Kind.DEFER,
+                        spec.name,
+                        f"{reason}; deferred: {pending_jobs} jobs "
+                        f"pending, limit {inp.limits.max_pending_jobs}",
+                        estimate_seconds=estimate,
+                    )
+                )
+                continue
+            if submitted_jobs + jobs > inp.limits.submissions_per_minute:
+                actions.append(
+                    Action(
+                        Kind.DEFER,
+                        spec.name,
+                        f"{reason}; deferred: submission rate "
+                        f"limit {inp.limits.submissions_per_minute}/min",
+                        estimate_seconds=estimate,
+                    )
+                )
+                continue
+            pending_jobs += jobs
+            submitted_jobs += jobs
+        remaining -= estimate
+        actions.append(
+            Action(
+                Kind.SUBMIT,
+                spec.name,
+                reason,
+                run_id=run_id,
+                trigger=trigger,
+                estimate_seconds=estimate,
+                details=details,
+            )
+        )
+    known = {s.name for s in inp.specs} | set(inp.invalid)
+    for name, lock in sorted(inp.locks.items()):
+        if name in known:
+            continue
+        pending = [j.id for r in lock.runs if r.status.pending for j in r.jobs]
+        if pending:
+            actions.append(
+                Action(
+                    Kind.RETIRE,
+                    name,
+                    f"spec removed: cancel {len(pending)} pending job(s) and archive",
+                    details={"jobs": pending},
+                )
+            )
+        elif inp.report_digests.get(name):
+            actions.append(Action(Kind.RETIRE, name, "spec removed: remove its report page"))
+    return actions
+
+
+def _idle(spec: Spec, latest: RunRecord | None, inp: PlanInput) -> Action:
+    """REPORT when the page is missing or stale, otherwise NOOP with the reason nothing happens."""
+    expected = inp.expected_digests.get(spec.name)
+    if expected is not None and inp.report_digests.get(spec.name) != expected:
+        missing = inp.report_digests.get(spec.name) is None
+        return Action(Kind.REPORT, spec.name, "report missing" if missing else "report stale")
+    assert latest is not None
+    if latest.status in (RunStatus.FAILED, RunStatus.CANCELLED):
+        return Action(
+            Kind.NOOP,
+            spec.name,
+            f"last run {latest.id} {latest.status.value}"
+            f"{': ' + latest.error if latest.error else ''}; not re-submitted for the same "
+            f"spec revision (`qrun retry {spec.name}` to re-run)",
+        )
+    schedule = spec.execution.schedule
+    if schedule:
+        due = next_due(schedule, parse_time(latest.created))
+        return Action(
+            Kind.NOOP, spec.name, f"up to date (next scheduled run {due:%Y-%m-%d %H:%M}Z)"
+        )
+    return Action(Kind.NOOP, spec.name, f"up to date (run {latest.id})")

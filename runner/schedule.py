@@ -1,0 +1,49 @@
+"""When a scheduled spec is due again: a pure function of its schedule, its last run and the clock.
+
+A missed window (a dropped cron tick, a week without runners) gives one catch-up run, not
+a burst: the next due time is computed from the last run, not from the missed ticks.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+ALIASES = {
+    "daily": "0 0 * * *",
+    "weekly": "0 0 * * 1",
+    "monthly": "0 0 1 * *",
+}
+
+
+def cron_expression(schedule: str) -> str:
+    """The 5-field UTC cron expression of a schedule (aliases expanded)."""
+    return ALIASES.get(schedule, schedule)
+
+
+def is_valid(schedule: str) -> bool:
+    from croniter import croniter
+
+    return bool(croniter.is_valid(cron_expression(schedule)))
+
+
+def next_due(schedule: str, last_run: datetime) -> datetime:
+    """The first schedule tick strictly after the last run started."""
+    from croniter import croniter
+
+    base = last_run.astimezone(UTC)
+    return croniter(cron_expression(schedule), base).get_next(datetime).astimezone(UTC)
+
+
+def is_due(schedule: str, last_run: datetime, now: datetime) -> bool:
+    """True once a schedule tick has passed since the last run."""
+    return now.astimezone(UTC) >= next_due(schedule, last_run)
+
+
+def parse_time(text: str) -> datetime:
+    """ISO 8601 UTC timestamps as written in lock files."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def format_time(moment: datetime) -> str:
+    """Lock-file timestamps: UTC, second precision, trailing Z."""
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,1 @@
+"""Experiment specs: locating TOML positions, loading, validating, expanding, hashing."""

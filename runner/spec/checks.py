@@ -1,0 +1,221 @@
+"""Checks a JSON Schema cannot express: names, templates, sweeps, QASM files, widths."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runner.backends.catalog import target_qubits, unknown_local_target
+from runner.errors import Diagnostic, QrunError
+from runner.spec.expand import MAX_CIRCUITS, circuit_id, sweep_points, sweep_size
+from runner.spec.locate import Path as KeyPath
+from runner.spec.locate import Positions
+from runner.spec.model import CircuitEntry, Execution, ExpandedCircuit
+
+
+@dataclass
+class Context:
+    """Where the spec came from, to resolve QASM paths and point at source positions."""
+
+    file: str
+    path: Path
+    repo_root: Path
+    positions: Positions
+
+
+@dataclass
+class CheckResult:
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    params: list[dict[str, Any]] = field(default_factory=list)
+    circuits: list[ExpandedCircuit] = field(default_factory=list)
+    qasm_digests: dict[str, str] = field(default_factory=dict)
+
+
+class _Reporter:
+    def __init__(self, ctx: Context, result: CheckResult) -> None:
+        self.ctx, self.result = ctx, result
+
+    def at_key(self, path: KeyPath, message: str) -> None:
+        line, col = self.ctx.positions.key(path)
+        self.result.diagnostics.append(Diagnostic(self.ctx.file, line, col, message))
+
+    def at_value(self, path: KeyPath, message: str) -> None:
+        line, col = self.ctx.positions.value(path)
+        self.result.diagnostics.append(Diagnostic(self.ctx.file, line, col, message))
+
+
+def check_spec(
+    name: str, target: str, execution: Execution, entries: tuple[CircuitEntry, ...], ctx: Context
+) -> CheckResult:
+    """Every semantic problem of a schema-valid spec, plus the expanded circuits."""
+    result = CheckResult()
+    report = _Reporter(ctx, result)
+    if name != ctx.path.stem:
+        report.at_value(
+            ("name",),
+            f"name '{name}' must equal the file stem '{ctx.path.stem}'; "
+            f'rename the file to {name}.toml or set name = "{ctx.path.stem}"',
+        )
+    if problem := unknown_local_target(target):
+        report.at_value(("backend", "target"), problem)
+    options = execution.options
+    if "resilience_level" in options and execution.primitive != "estimator":
+        report.at_value(
+            ("execution", "options", "resilience_level"),
+            "resilience_level applies to the estimator only; remove it or set "
+            'primitive = "estimator"',
+        )
+    seen: set[str] = set()
+    total = sum(sweep_size(e) for e in entries)
+    if total > MAX_CIRCUITS:
+        report.at_key(
+            ("circuits",),
+            f"the spec expands to {total} circuits (at most {MAX_CIRCUITS}); "
+            "shrink the sweeps or split the spec",
+        )
+    for index, entry in enumerate(entries):
+        where: KeyPath = ("circuits", index)
+        if entry.name in seen:
+            report.at_value(
+                (*where, "name"), f"circuit name '{entry.name}' is used twice; names must be unique"
+            )
+        seen.add(entry.name)
+        params = _check_entry(entry, where, execution, report, ctx) if total <= MAX_CIRCUITS else {}
+        result.params.append(params)
+    if not result.diagnostics:
+        _check_widths(target, entries, report)
+    return result
+
+
+def _check_entry(
+    entry: CircuitEntry, where: KeyPath, execution: Execution, report: _Reporter, ctx: Context
+) -> dict[str, Any]:
+    if execution.primitive == "estimator" and not entry.observables:
+        report.at_key(
+            where, f"circuit '{entry.name}' needs observables with primitive = \"estimator\""
+        )
+    if execution.primitive == "sampler" and entry.observables:
+        report.at_key(
+            (*where, "observables"),
+            'observables are for the estimator; remove them or set primitive = "estimator"',
+        )
+    if entry.qasm is not None:
+        if entry.params or entry.sweep:
+            report.at_key(where, "params and sweep apply to templates, not QASM circuits")
+        width = _check_qasm(entry.qasm, (*where, "qasm"), report, ctx)
+        if width is not None:
+            _add(report, entry, {}, width)
+        return {}
+    return _check_template(entry, where, report)
+
+
+def _check_template(entry: CircuitEntry, where: KeyPath, report: _Reporter) -> dict[str, Any]:
+    from runner.templates.registry import get_template
+
+    try:
+        template = get_template(entry.template or "")
+    except QrunError as exc:
+        report.at_value((*where, "template"), str(exc))
+        return {}
+    known = template.params_schema.get("properties", {})
+    params = template.resolve(entry.params)
+    for key in entry.sweep:
+        if key not in known:
+            report.at_key(
+                (*where, "sweep", key),
+                f"sweep key '{key}' is not a parameter of template "
+                f"'{template.name}' (parameters: {', '.join(sorted(known))})",
+            )
+        elif key in entry.params:
+            report.at_key((*where, "sweep", key), f"'{key}' is both in params and sweep; keep one")
+    if any(k not in known or k in entry.params for k in entry.sweep):
+        return params
+    for point in sweep_points(entry) or [{}]:
+        merged = {**params, **point}
+        problems = template.validate(merged)
+        if problems:
+            label = f"{circuit_id(entry, point)}: " if point else ""
+            path = (*where, "sweep") if point else (*where, "params")
+            line_key = next((k for k in merged if any(p.startswith(k) for p in problems)), None)
+            if line_key is not None:
+                path = (
+                    (*path, line_key) if (line_key in point or line_key in entry.params) else path
+                )
+            report.at_value(path, f"{label}template '{template.name}': {'; '.join(problems[:3])}")
+            return params
+        _add(report, entry, point, template.width_of(merged), merged)
+    return params
+
+
+def _add(
+    report: _Reporter,
+    entry: CircuitEntry,
+    point: dict[str, Any],
+    width: int,
+    params: dict[str, Any] | None = None,
+) -> None:
+    report.result.circuits.append(
+        ExpandedCircuit(
+            circuit_id=circuit_id(entry, point),
+            entry=entry.name,
+            template=entry.template,
+            params=params or {},
+            qasm=entry.qasm,
+            observables=entry.observables,
+            width=width,
+        )
+    )
+
+
+def _check_qasm(rel: str, where: KeyPath, report: _Reporter, ctx: Context) -> int | None:
+    root = ctx.repo_root.resolve()
+    candidate = ctx.path.parent / rel
+    resolved = candidate.resolve()
+    if Path(rel).is_absolute() or not resolved.is_relative_to(root):
+        report.at_value(
+            where,
+            f"QASM path '{rel}' leaves the repository; keep circuit files "
+            "inside it (relative to the spec, no '..' escape or symlink out)",
+        )
+        return None
+    if not resolved.is_file():
+        report.at_value(
+            where,
+            f"QASM file '{rel}' not found (looked for {resolved.relative_to(root).as_posix()})",
+        )
+        return None
+    data = resolved.read_bytes()
+    report.result.qasm_digests[rel] = hashlib.sha256(data).hexdigest()
+    from runner.templates.qasm import load_qasm, qasm_error
+
+    text = data.decode("utf-8", errors="replace")
+    if problem := qasm_error(text):
+        line, col, message = problem
+        shown = resolved.relative_to(root).as_posix()
+        report.result.diagnostics.append(Diagnostic(shown, line, col, f"OpenQASM: {message}"))
+        report.at_value(where, f"QASM file '{rel}' does not parse (see {shown}:{line})")
+        return None
+    return int(load_qasm(text).num_qubits)
+
+
+def _check_widths(target: str, entries: tuple[CircuitEntry, ...], report: _Reporter) -> None:
+    size = target_qubits(target)
+    index = {entry.name: i for i, entry in enumerate(entries)}
+    for circuit in report.result.circuits:
+        path: KeyPath = ("circuits", index[circuit.entry])
+        if size is not None and circuit.width > size:
+            report.at_key(
+                path,
+                f"circuit '{circuit.circuit_id}' needs {circuit.width} qubits but "
+                f"{target} has {size}; pick a larger backend or a smaller circuit",
+            )
+        for n, obs in enumerate(circuit.observables):
+            if len(obs) != circuit.width:
+                report.at_value(
+                    (*path, "observables", n),
+                    f"observable '{obs}' has {len(obs)} "
+                    f"qubits but circuit '{circuit.circuit_id}' has {circuit.width}",
+                )
+                break

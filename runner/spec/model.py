@@ -1,0 +1,76 @@
+"""The validated, immutable form of a spec: what the rest of the runner works with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+SCHEDULES = ("daily", "weekly", "monthly")
+
+
+@dataclass(frozen=True)
+class CircuitEntry:
+    """One [[circuits]] table as written (a sweep not yet expanded)."""
+
+    name: str
+    template: str | None
+    params: dict[str, Any]
+    sweep: dict[str, list[Any]]
+    qasm: str | None
+    observables: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ExpandedCircuit:
+    """One concrete circuit (one PUB): a sweep point or a plain entry."""
+
+    circuit_id: str
+    entry: str
+    template: str | None
+    params: dict[str, Any]
+    qasm: str | None
+    observables: tuple[str, ...]
+    width: int
+
+
+@dataclass(frozen=True)
+class Execution:
+    primitive: Literal["sampler", "estimator"] = "sampler"
+    shots: int = 4096
+    optimization_level: int = 1
+    seed_transpiler: int = 1234
+    schedule: str | None = None
+    max_qpu_seconds: float | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    fidelity_threshold: float | None = None
+    drift_sigma: float = 3.0
+    history: int = 20
+    ideal_max_qubits: int = 20
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated experiment spec, defaults applied."""
+
+    name: str
+    path: Path
+    description: str
+    tags: tuple[str, ...]
+    target: str
+    min_qubits: int | None
+    execution: Execution
+    entries: tuple[CircuitEntry, ...]
+    circuits: tuple[ExpandedCircuit, ...]
+    analysis: Analysis
+    run_hash: str
+    qasm_digests: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def width(self) -> int:
+        """The widest circuit, which decides which backends can run the spec."""
+        return max(c.width for c in self.circuits)

@@ -75,6 +75,7 @@ class RunRecord:
     finished: str | None = None
     spec_commit: str | None = None
     claimed_by: str | None = None
+    shots: int | None = None
     qpu_seconds: float | None = None
     error: str | None = None
     jobs: tuple[JobRecord, ...] = ()

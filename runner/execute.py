@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from runner.backends.base import Backend, JobOutcome, JobStatus, RunRequest, Submission
@@ -36,7 +37,7 @@ class RunContext:
     backend_for: Callable[[str], Backend]
     now: datetime
     persist: Callable[[Lock], None]
-    spec_commit: str | None = None
+    commit_of: Callable[[Path], str | None] = lambda path: None
     runner_id: str = "qrun"
     uploaded: int = 0
     skipped: int = 0
@@ -79,7 +80,7 @@ def submit(ctx: RunContext, spec: Spec, lock: Lock, run_id: str, trigger: str) -
         status=RunStatus.CLAIMED,
         created=stamp,
         updated=stamp,
-        spec_commit=ctx.spec_commit,
+        spec_commit=ctx.commit_of(spec.path),
         claimed_by=ctx.runner_id,
         shots=spec.execution.shots,
     )
@@ -115,7 +116,7 @@ def submit(ctx: RunContext, spec: Spec, lock: Lock, run_id: str, trigger: str) -
     request_obj = ctx.put(
         "results", keys.run_prefix(spec.name, run_id) + "/" + REQUEST_FILE, canonical_json(doc)
     )
-    _store_definition(ctx, spec, doc)
+    _store_definition(ctx, spec, doc, run.spec_commit)
     lock = lock.upsert(run.with_(objects=(request_obj,)))
     ctx.persist(lock)
     return lock
@@ -125,7 +126,7 @@ def _plain_info(info: dict[str, Any]) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in info.items()}
 
 
-def _store_definition(ctx: RunContext, spec: Spec, doc: dict[str, Any]) -> None:
+def _store_definition(ctx: RunContext, spec: Spec, doc: dict[str, Any], commit: str | None) -> None:
     """Experiments bucket: the normalized definition and its circuits (idempotent)."""
     definition = {
         k: doc[k]
@@ -154,7 +155,7 @@ def _store_definition(ctx: RunContext, spec: Spec, doc: dict[str, Any]) -> None:
         "name": spec.name,
         "tags": list(spec.tags),
         "description": spec.description,
-        "spec_commit": ctx.spec_commit,
+        "spec_commit": commit,
         "latest_run": doc["run_id"],
     }
     ctx.put("experiments", keys.metadata_key(spec.name), canonical_json(metadata))

@@ -228,3 +228,24 @@ def render_lock(lock: Lock) -> str:
 def write_lock(specs_dir: Path, lock: Lock) -> bool:
     """Persist a lock; return whether its bytes changed."""
     return write_atomic(lock_path(specs_dir, lock.name), render_lock(lock))
+
+
+def merge_locks(primary: Lock, secondary: Lock) -> Lock:
+    """Union of two copies' runs by id, keeping the most advanced status; ties go to primary.
+
+    Used when two runners touched the same lock: nothing either side recorded is dropped.
+    """
+    ids = [r.id for r in primary.runs] + [
+        r.id for r in secondary.runs if r.id not in {p.id for p in primary.runs}
+    ]
+    first = {r.id: r for r in primary.runs}
+    second = {r.id: r for r in secondary.runs}
+    merged = []
+    for run_id in ids:
+        a, b = first.get(run_id), second.get(run_id)
+        if a is None or b is None:
+            merged.append(a or b)
+        else:
+            merged.append(b if b.status.rank > a.status.rank else a)
+    merged.sort(key=lambda r: (r.created, r.id))
+    return Lock(primary.name, tuple(r for r in merged if r is not None))

@@ -1,0 +1,125 @@
+"""How fast the local backend is, as ratios measured in one process.
+
+1. One Bell run (4096 shots) on local:fake_brisbane (127 qubits, reduced noise model) versus
+   local:fake_manila (5 qubits): target within 2x. Cold = the first run of the process for
+   that device (loads its properties and builds the reduced model); warm = median of later
+   runs (the reduced simulator is cached per device and qubit set).
+2. fake_brisbane with the full-device noise model versus the reduced one.
+3. local:aer running a 50-circuit Bell/GHZ sweep at 4096 shots through LocalBackend versus a
+   plain qiskit script doing the same seeded transpile + SamplerV2 run: target close to 1.
+
+Run: python benchmarks/local_noise.py
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from qiskit import QuantumCircuit
+
+from runner.backends.base import CircuitJob, RunRequest
+from runner.backends.local import LocalBackend
+
+SHOTS = 4096
+SEED = 1234
+WARM_REPEATS = 5
+
+
+def ghz(num_qubits: int) -> QuantumCircuit:
+    """GHZ state on num_qubits qubits, measured (num_qubits=2 is the Bell pair)."""
+    circuit = QuantumCircuit(num_qubits, name=f"ghz{num_qubits}")
+    circuit.h(0)
+    for qubit in range(1, num_qubits):
+        circuit.cx(qubit - 1, qubit)
+    circuit.measure_all()
+    return circuit
+
+
+def request(target: str, circuits: list[QuantumCircuit], run_id: str = "bench") -> RunRequest:
+    """A sampler run of the given circuits."""
+    jobs = tuple(CircuitJob(f"c{i}_{c.name}", c) for i, c in enumerate(circuits))
+    return RunRequest(
+        name="bench", run_id=run_id, target=target, primitive="sampler", shots=SHOTS,
+        optimization_level=1, seed=SEED, circuits=jobs,
+    )  # fmt: skip
+
+
+def seconds(action: Callable[[], object]) -> float:
+    """Wall time of one call."""
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def local_run(target: str, circuits: list[QuantumCircuit], *, reduce_noise: bool = True) -> float:
+    """Seconds for one submit + collect through LocalBackend."""
+    backend = LocalBackend(target, reduce_noise=reduce_noise)
+    run = request(target, circuits)
+
+    def go() -> None:
+        submission = backend.submit(run)
+        backend.collect([job.job_id for job in submission.jobs])
+
+    return seconds(go)
+
+
+def plain_qiskit_run(circuits: list[QuantumCircuit]) -> float:
+    """Seconds for the same seeded transpile + SamplerV2 local run, written by hand."""
+    from qiskit.transpiler import generate_preset_pass_manager
+    from qiskit_aer import AerSimulator
+    from qiskit_ibm_runtime import SamplerV2
+
+    def go() -> None:
+        simulator = AerSimulator()
+        manager = generate_preset_pass_manager(1, backend=simulator, seed_transpiler=SEED)
+        isa = [manager.run(c) for c in circuits]
+        sampler = SamplerV2(mode=simulator, options={"simulator": {"seed_simulator": SEED}})
+        sampler.run([(c, None, SHOTS) for c in isa]).result()
+
+    return seconds(go)
+
+
+def main() -> int:
+    """Print the three ratios."""
+    warnings.filterwarnings("ignore", category=DeprecationWarning)  # SamplerV2 in the plain run
+    bell = [ghz(2)]
+    local_run("local:aer", bell)  # imports and first-use costs out of the way
+    cold = {t: local_run(t, bell) for t in ("local:fake_manila", "local:fake_brisbane")}
+    warm = {
+        t: statistics.median(local_run(t, bell) for _ in range(WARM_REPEATS))
+        for t in ("local:fake_manila", "local:fake_brisbane")
+    }
+    print(f"Bell run, 4096 shots (cold: first run of the process; warm: median of {WARM_REPEATS})")
+    for label, times in (("cold", cold), ("warm", warm)):
+        brisbane, manila = times["local:fake_brisbane"], times["local:fake_manila"]
+        print(
+            f"  {label}: fake_brisbane (reduced) {brisbane * 1000:7.1f} ms, fake_manila "
+            f"{manila * 1000:7.1f} ms, ratio {brisbane / manila:5.2f}  (target <= 2)"
+        )
+    full = statistics.median(
+        local_run("local:fake_brisbane", bell, reduce_noise=False) for _ in range(2)
+    )
+    reduced = warm["local:fake_brisbane"]
+    print(
+        f"  fake_brisbane full-device model {full * 1000:7.1f} ms vs reduced "
+        f"{reduced * 1000:7.1f} ms: full/reduced {full / reduced:6.1f}x"
+    )
+    sweep = [ghz(2 + i % 4) for i in range(50)]
+    ours = statistics.median(local_run("local:aer", sweep) for _ in range(3))
+    plain = statistics.median(plain_qiskit_run(sweep) for _ in range(3))
+    print(
+        f"50-circuit Bell/GHZ sweep on local:aer, 4096 shots: LocalBackend {ours * 1000:7.1f} ms, "
+        f"plain qiskit {plain * 1000:7.1f} ms, ratio {ours / plain:5.2f}  (target ~1)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

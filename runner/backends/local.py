@@ -1,0 +1,258 @@
+"""The `local` backend: qiskit-ibm-runtime local mode on Aer, so everything runs with no account.
+
+`local:aer` is the noiseless AerSimulator; `local:fake_<name>` is a fake device from
+`qiskit_ibm_runtime.fake_provider` with its noise model, restricted to the qubits the run
+uses (see `runner.backends.noise`). Jobs complete inside submit(); their outcomes live in
+this process only, so a later process cannot collect them.
+
+Results are byte-deterministic for a fixed request: transpilation and the simulator are both
+seeded from `request.seed`, the result JSON has sorted keys, and `quantum_seconds` is None
+(simulator wall time is neither QPU time nor reproducible).
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import math
+import re
+import threading
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+from runner.backends import noise
+from runner.backends.base import JobOutcome, JobRef, JobStatus, RunRequest, Submission
+from runner.backends.transpile import apply_layout_to_observables, transpile_for, two_qubit_edges
+from runner.errors import BackendError
+
+AER_TARGET = "local:aer"
+NOT_RETRIEVABLE = "local job results are not retrievable after the runner exits; run `qrun retry`"
+# Local mode reads `seed_simulator` with a truthiness test, so 0 would mean "random".
+ZERO_SEED_STANDIN = 2**31 - 1
+_FAKE_CLASS = re.compile(r"Fake([A-Z][a-z]+)(?:V2)?")
+
+_outcomes: dict[str, JobOutcome] = {}
+_outcomes_lock = threading.Lock()
+
+
+@functools.cache
+def fake_device_classes() -> dict[str, str]:
+    """Map `fake_<name>` to its class name in qiskit_ibm_runtime.fake_provider."""
+    import qiskit_ibm_runtime.fake_provider as provider
+
+    found = {}
+    for attribute in dir(provider):
+        match = _FAKE_CLASS.fullmatch(attribute)
+        if match:
+            found[f"fake_{match.group(1).lower()}"] = attribute
+    return dict(sorted(found.items()))
+
+
+def valid_targets() -> tuple[str, ...]:
+    """Every target string the local backend accepts."""
+    return (AER_TARGET, *(f"local:{name}" for name in fake_device_classes()))
+
+
+@functools.cache
+def load_backend(target: str) -> Any:
+    """The simulator or fake device for a `local:` target (one instance per process)."""
+    if target == AER_TARGET:
+        from qiskit_aer import AerSimulator
+
+        return AerSimulator()
+    name = target.removeprefix("local:")
+    class_name = fake_device_classes().get(name) if target.startswith("local:") else None
+    if class_name is None:
+        valid = valid_targets()
+        close = difflib.get_close_matches(target, valid, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        shown = ", ".join(valid[:6])
+        raise BackendError(
+            f"Unknown backend '{target}'. Valid: {shown}, … ({len(valid)} local targets: "
+            f"local:aer or local:fake_<device> for any fake device in qiskit-ibm-runtime).{hint}"
+        )
+    import qiskit_ibm_runtime.fake_provider as provider
+
+    return getattr(provider, class_name)()
+
+
+@functools.cache
+def load_properties(target: str) -> Any:
+    """A fake device's calibration properties, parsed once per process (they never change)."""
+    return load_backend(target).properties()
+
+
+def simulator_seed(seed: int) -> int:
+    """The `seed_simulator` for a request seed (0 is replaced: local mode treats it as unset)."""
+    return seed if seed != 0 else ZERO_SEED_STANDIN
+
+
+def estimator_precision(shots: int) -> float:
+    """The estimator precision that makes local mode draw exactly `shots` shots.
+
+    BackendEstimatorV2 draws ceil(1 / precision**2) shots; plain 1/sqrt(shots) rounds up to
+    shots + 1 for about 30% of shot counts (e.g. 1000), so nudge the precision up by 1e-12.
+    """
+    return (1 + 1e-12) / math.sqrt(shots)
+
+
+class LocalBackend:
+    """Backend protocol on local Aer simulation; `reduce_noise=False` simulates the full device."""
+
+    def __init__(self, target: str, *, reduce_noise: bool = True) -> None:
+        self.target = target
+        self.reduce_noise = reduce_noise
+        self._device = load_backend(target)
+        self.noisy = target != AER_TARGET
+
+    @property
+    def name(self) -> str:
+        """The resolved backend name, e.g. 'aer_simulator' or 'fake_manila'."""
+        return str(self._device.name)
+
+    def submit(self, request: RunRequest) -> Submission:
+        """Transpile (seeded), run every PUB in one synchronous local job, keep the outcome."""
+        if request.target != self.target:
+            raise BackendError(
+                f"run '{request.run_id}' targets '{request.target}' but this backend is "
+                f"'{self.target}'; create a LocalBackend for that target"
+            )
+        isa_circuits, infos = transpile_for(
+            request.circuits, self._device, request.optimization_level, request.seed
+        )
+        observables = []
+        if request.primitive == "estimator":
+            for job, isa in zip(request.circuits, isa_circuits, strict=True):
+                if not job.observables:
+                    raise BackendError(
+                        f"circuit '{job.circuit_id}' of '{request.name}' has no observables; "
+                        'the estimator needs at least one (e.g. observables = ["ZZ"])'
+                    )
+                observables.append(apply_layout_to_observables(job.observables, isa))
+        job_id = f"local-{request.run_id}-0"
+        outcome = self._execute(job_id, request, isa_circuits, observables)
+        with _outcomes_lock:
+            _outcomes[job_id] = outcome
+        calibration: dict[str, Any] = {}
+        if self.noisy:
+            used = sorted({q for info in infos.values() for q in info.physical_qubits})
+            calibration = device_calibration(
+                load_properties(self.target), used, two_qubit_edges(isa_circuits)
+            )
+        return Submission(
+            backend=self.name,
+            jobs=(JobRef(job_id, tuple(job.circuit_id for job in request.circuits)),),
+            transpiled=infos,
+            calibration=calibration,
+        )
+
+    def _execute(
+        self, job_id: str, request: RunRequest, isa_circuits: list[Any], observables: list[Any]
+    ) -> JobOutcome:
+        """Run the PUBs on the (reduced) simulator; a simulator error becomes a FAILED job."""
+        from qiskit.exceptions import QiskitError
+        from qiskit_ibm_runtime import EstimatorV2, RuntimeEncoder, SamplerV2
+
+        mode = self._device
+        if self.noisy and self.reduce_noise:
+            qubits = noise.active_qubits(isa_circuits, (o for obs in observables for o in obs))
+            mode = noise.reduced_simulator(self._device, load_properties(self.target), qubits)
+            isa_circuits = [noise.compact_circuit(isa, qubits) for isa in isa_circuits]
+            observables = [
+                [noise.compact_observable(o, qubits) for o in obs] for obs in observables
+            ]
+        options = {"simulator": {"seed_simulator": simulator_seed(request.seed)}}
+        try:
+            with warnings.catch_warnings():
+                # SamplerV2/EstimatorV2 are deprecated since 0.50 in favour of the executor
+                # primitives, but they remain the documented local-mode primitives in 0.51.
+                warnings.filterwarnings(
+                    "ignore",
+                    message=r"The (Sampler|Estimator)V2 class is deprecated",
+                    category=DeprecationWarning,
+                )
+                if request.primitive == "sampler":
+                    primitive: Any = SamplerV2(mode=mode, options=options)
+                    pubs: list[tuple[Any, ...]] = [(c, None, request.shots) for c in isa_circuits]
+                else:
+                    primitive = EstimatorV2(mode=mode, options=options)
+                    precision = estimator_precision(request.shots)
+                    pubs = [
+                        (c, obs, None, precision)
+                        for c, obs in zip(isa_circuits, observables, strict=True)
+                    ]
+            result = primitive.run(pubs).result()
+        except QiskitError as exc:
+            return JobOutcome(job_id, JobStatus.FAILED, reason=f"local simulation failed: {exc}")
+        result_json = json.dumps(result, cls=RuntimeEncoder, sort_keys=True)
+        return JobOutcome(job_id, JobStatus.COMPLETED, result_json=result_json)
+
+    def find_jobs(self, request: RunRequest) -> tuple[JobRef, ...]:
+        """Nothing to adopt: local jobs do not outlive the process that ran them."""
+        return ()
+
+    def collect(self, job_ids: Sequence[str]) -> list[JobOutcome]:
+        """Outcomes of jobs run in this process; others are FAILED with the way forward."""
+        with _outcomes_lock:
+            known = dict(_outcomes)
+        return [
+            known.get(job_id) or JobOutcome(job_id, JobStatus.FAILED, reason=NOT_RETRIEVABLE)
+            for job_id in job_ids
+        ]
+
+    def cancel(self, job_ids: Sequence[str]) -> None:
+        """No-op: local jobs are already final when submit() returns."""
+
+
+def device_calibration(
+    properties: Any, qubits: Sequence[int], edges: Sequence[tuple[int, int]]
+) -> dict[str, Any]:
+    """T1/T2/readout error of the used qubits and gate error of the used edges, as plain data.
+
+    Times are in microseconds; values a device does not report are left out (TOML has no null).
+    """
+    from qiskit_ibm_runtime.models.exceptions import BackendPropertyError
+
+    if properties is None:
+        return {}
+    readers = {
+        "t1_us": lambda q: properties.t1(q) * 1e6,
+        "t2_us": lambda q: properties.t2(q) * 1e6,
+        "readout_error": properties.readout_error,
+    }
+    qubit_rows = []
+    for qubit in qubits:
+        row: dict[str, Any] = {"qubit": qubit}
+        for key, read in readers.items():
+            try:
+                value = float(read(qubit))
+            except BackendPropertyError:
+                continue
+            if math.isfinite(value):
+                row[key] = round(value, 9)
+        qubit_rows.append(row)
+    two_qubit = {
+        tuple(gate.qubits): gate.gate for gate in properties.gates if len(gate.qubits) == 2
+    }
+    edge_rows = []
+    for edge in edges:
+        pair = edge if edge in two_qubit else edge[::-1]
+        if pair not in two_qubit:
+            continue
+        row = {"qubits": list(edge), "gate": two_qubit[pair]}
+        try:
+            error = float(properties.gate_error(two_qubit[pair], list(pair)))
+        except BackendPropertyError:
+            error = math.nan
+        if math.isfinite(error):
+            row["error"] = round(error, 9)
+        edge_rows.append(row)
+    return {
+        "device": str(properties.backend_name),
+        "backend_version": str(properties.backend_version),
+        "last_update_date": properties.last_update_date.isoformat(),
+        "qubits": qubit_rows,
+        "two_qubit_gates": edge_rows,
+    }

@@ -1,0 +1,104 @@
+"""Seeded transpilation to a backend's ISA, shared by the local and IBM backends.
+
+The seed is what makes the circuits previewed in a pull request the ones later submitted:
+the same circuits, backend, optimization level and seed give byte-identical ISA circuits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from runner.backends.base import CircuitJob, TranspileInfo
+from runner.errors import BackendError
+
+if TYPE_CHECKING:
+    from qiskit import QuantumCircuit
+    from qiskit.quantum_info import SparsePauliOp
+
+# Instructions that occupy a wire without doing anything to the qubit's state.
+IDLE_OPS = frozenset({"barrier", "delay"})
+
+
+def transpile_for(
+    circuits: Sequence[CircuitJob],
+    backend: Any,
+    optimization_level: int,
+    seed: int,
+) -> tuple[list[QuantumCircuit], dict[str, TranspileInfo]]:
+    """Transpile every circuit to `backend`'s ISA with a fixed seed; report what came out.
+
+    Returns the ISA circuits in input order and a TranspileInfo per circuit id. A circuit
+    wider than the device is rejected before the transpiler gives a less clear error.
+    """
+    from qiskit.transpiler import generate_preset_pass_manager
+
+    width = backend.num_qubits
+    for job in circuits:
+        if job.circuit.num_qubits > width:
+            raise BackendError(
+                f"circuit '{job.circuit_id}' needs {job.circuit.num_qubits} qubits but backend "
+                f"'{backend.name}' has {width}; choose a larger backend or a smaller circuit"
+            )
+    manager = generate_preset_pass_manager(
+        optimization_level=optimization_level, backend=backend, seed_transpiler=seed
+    )
+    isa_circuits = [manager.run(job.circuit) for job in circuits]
+    infos = {
+        job.circuit_id: transpile_info(isa) for job, isa in zip(circuits, isa_circuits, strict=True)
+    }
+    return isa_circuits, infos
+
+
+def transpile_info(isa_circuit: QuantumCircuit) -> TranspileInfo:
+    """Depth, two-qubit gate count and the physical qubits the circuit really acts on."""
+    used: set[int] = set()
+    two_qubit = 0
+    for instruction in isa_circuit.data:
+        if instruction.operation.name in IDLE_OPS:
+            continue
+        qubits = [isa_circuit.find_bit(q).index for q in instruction.qubits]
+        used.update(qubits)
+        if len(qubits) == 2:
+            two_qubit += 1
+    return TranspileInfo(
+        depth=isa_circuit.depth(),
+        two_qubit_gates=two_qubit,
+        physical_qubits=tuple(sorted(used)),
+    )
+
+
+def two_qubit_edges(isa_circuits: Sequence[QuantumCircuit]) -> tuple[tuple[int, int], ...]:
+    """The directed physical edges on which the circuits apply two-qubit gates, sorted."""
+    edges: set[tuple[int, int]] = set()
+    for isa in isa_circuits:
+        for instruction in isa.data:
+            if instruction.operation.name in IDLE_OPS or len(instruction.qubits) != 2:
+                continue
+            first, second = (isa.find_bit(q).index for q in instruction.qubits)
+            edges.add((first, second))
+    return tuple(sorted(edges))
+
+
+def apply_layout_to_observables(
+    observables: tuple[str, ...], isa_circuit: QuantumCircuit
+) -> list[SparsePauliOp]:
+    """Map Pauli labels on the logical qubits onto the ISA circuit's physical qubits.
+
+    Labels use Qiskit's order (rightmost character = qubit 0) and must be as wide as the
+    circuit before transpilation.
+    """
+    from qiskit.quantum_info import SparsePauliOp
+
+    layout = isa_circuit.layout
+    positions = layout.final_index_layout() if layout is not None else None
+    width = len(positions) if positions is not None else isa_circuit.num_qubits
+    mapped = []
+    for label in observables:
+        if len(label) != width:
+            raise BackendError(
+                f"observable '{label}' has {len(label)} Pauli letters but circuit "
+                f"'{isa_circuit.name}' has {width} qubits; write one letter per circuit qubit"
+            )
+        mapped.append(SparsePauliOp(label).apply_layout(positions, isa_circuit.num_qubits))
+    return mapped

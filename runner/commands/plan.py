@@ -1,0 +1,88 @@
+"""qrun plan: what apply would do and why, as a table, Markdown (PR comment) or JSON."""
+
+from __future__ import annotations
+
+import argparse
+
+from runner.config import Config
+from runner.inputs import load_inputs
+from runner.output import Output
+from runner.pipeline import clock, detect_trigger, make_plan
+from runner.plan import Action, Kind
+from runner.render_plan import plan_markdown, plan_rows
+
+
+def run(args: argparse.Namespace) -> int:
+    config = Config.load(args.repo)
+    out = Output("json" if args.format == "json" else "text", quiet=args.quiet)
+    only = list(args.only)
+    paths = None
+    changes = None
+    if args.base:
+        from runner.git_ops import changed_specs
+
+        changes = changed_specs(config.repo_root, args.base)
+        only = only or sorted({c.name for c in changes})
+        if not only:
+            only = ["\0none"]  # the PR touches no spec: plan nothing
+    inputs = load_inputs(config, only, paths)
+    for diag in inputs.problems:
+        if args.format != "markdown":
+            out.diagnostic(diag)
+    actions = make_plan(config, inputs, clock(config), detect_trigger(config, args.trigger))
+    specs = {s.name: s for s in inputs.specs}
+    previews = {}
+    submits = [a for a in actions if a.kind is Kind.SUBMIT and a.name in specs]
+    if submits:
+        from runner.preview import preview
+
+        previews = {a.name: preview(specs[a.name], simulate=args.preview) for a in submits}
+    if args.format == "markdown":
+        out.raw(plan_markdown(actions, specs, previews, inputs.problems, changes))
+    elif args.format == "json":
+        out.envelope("plan", not inputs.problems, [_action_json(a, previews) for a in actions])
+    else:
+        out.table(["action", "spec", "run", "est. QPU s", "reason"], plan_rows(actions))
+        for name, items in previews.items():
+            for p in items:
+                t = p.transpiled
+                shape = (
+                    f"depth {t.depth}, {t.two_qubit_gates} two-qubit gates"
+                    if t
+                    else "not transpiled (no offline model of the target)"
+                )
+                out.line(f"  {name} {p.circuit_id}: {p.width} qubits, {shape}")
+        todo = sum(a.changes for a in actions)
+        out.line(
+            f"Plan: {todo} action(s) to apply, "
+            f"{sum(a.kind is Kind.BLOCKED for a in actions)} blocked, "
+            f"{sum(a.kind is Kind.DEFER for a in actions)} deferred."
+        )
+    if inputs.problems:
+        return 1
+    if args.detailed_exitcode and any(a.changes for a in actions):
+        return 2
+    return 0
+
+
+def _action_json(action: Action, previews: dict) -> dict:
+    doc = {
+        "kind": action.kind.value,
+        "name": action.name,
+        "reason": action.reason,
+        "run_id": action.run_id,
+        "trigger": action.trigger,
+        "estimate_qpu_seconds": action.estimate_seconds,
+        **dict(action.details),
+    }
+    if action.name in previews and action.kind is Kind.SUBMIT:
+        doc["circuits_preview"] = [
+            {
+                "circuit_id": p.circuit_id,
+                "width": p.width,
+                "depth": p.transpiled.depth if p.transpiled else None,
+                "two_qubit_gates": p.transpiled.two_qubit_gates if p.transpiled else None,
+            }
+            for p in previews[action.name]
+        ]
+    return doc

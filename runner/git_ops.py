@@ -1,0 +1,233 @@
+"""The one module that touches git (through gitpython): commits of specs, and later commit/push."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from runner.errors import GitError
+
+
+@cache
+def _repo(root: Path) -> Any:
+    import git
+
+    try:
+        return git.Repo(root, search_parent_directories=False)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+
+
+def head_commit(root: Path) -> str | None:
+    """The commit the working tree is at, or None outside git / before the first commit."""
+    repo = _repo(root)
+    if repo is None:
+        return None
+    try:
+        return str(repo.head.commit.hexsha)
+    except ValueError:
+        return None
+
+
+def last_commit_of(root: Path, path: Path) -> str | None:
+    """The latest commit that touched path (the spec revision a run was made from)."""
+    repo = _repo(root)
+    if repo is None:
+        return None
+    try:
+        commits = list(
+            repo.iter_commits(paths=str(path.resolve().relative_to(root.resolve())), max_count=1)
+        )
+    except ValueError:
+        return None
+    return str(commits[0].hexsha) if commits else None
+
+
+@dataclass(frozen=True)
+class SpecChange:
+    name: str
+    change: str  # added | modified | removed | renamed
+
+
+def changed_specs(root: Path, base: str) -> list[SpecChange]:
+    """Specs a branch adds, changes or removes relative to base (merge-base diff, like a PR)."""
+    import git
+
+    repo = _repo(root)
+    if repo is None:
+        raise GitError(f"--base {base}: {root} is not a git repository")
+    try:
+        merge_base = repo.merge_base(base, "HEAD")
+        diff = merge_base[0].diff(None) if merge_base else repo.commit(base).diff(None)
+    except (git.GitCommandError, git.BadName, ValueError) as exc:
+        raise GitError(
+            f"--base {base}: cannot diff against it ({exc.__class__.__name__}); "
+            "fetch the base branch (actions/checkout with fetch-depth: 0)"
+        ) from None
+    kinds = {"A": "added", "M": "modified", "D": "removed", "R": "renamed", "T": "modified"}
+    found: dict[str, SpecChange] = {}
+    for item in diff:
+        for path in {item.a_path, item.b_path}:
+            if (
+                path
+                and path.startswith("specs/")
+                and path.endswith(".toml")
+                and not path.endswith(".lock.toml")
+            ):
+                name = Path(path).stem
+                found[name] = SpecChange(name, kinds.get(item.change_type, "modified"))
+            elif path and path.startswith("specs/") and not path.endswith(".toml"):
+                # a QASM file: every spec in specs/ that references it may change; cheap to re-plan all
+                found.setdefault("*", SpecChange("*", "circuit file"))
+    if "*" in found:
+        del found["*"]
+        from runner.spec.loader import find_specs
+
+        for spec_path in find_specs(root / "specs"):
+            found.setdefault(spec_path.stem, SpecChange(spec_path.stem, "circuit file changed"))
+    return sorted(found.values(), key=lambda c: c.name)
+
+
+DEFAULT_AUTHOR = "qrun-bot <qrun-bot@users.noreply.github.com>"
+
+
+def parse_author(text: str) -> tuple[str, str]:
+    """'Name <email>' as written in QRUN_GIT_AUTHOR."""
+    name, _, rest = text.partition("<")
+    email = rest.rstrip("> ").strip()
+    if not name.strip() or "@" not in email:
+        raise GitError(f"QRUN_GIT_AUTHOR must look like 'Name <email>' (got {text!r})")
+    return name.strip(), email
+
+
+class Workspace:
+    """The runner's view of the checkout: commit its own files, push, and replay on rejection."""
+
+    def __init__(self, root: Path, author: str = DEFAULT_AUTHOR, remote: str = "origin") -> None:
+        import git
+
+        self.root = root
+        try:
+            self.repo = git.Repo(root)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise GitError(f"{root} is not a git repository; --commit/--push need one") from None
+        self.name, self.email = parse_author(author)
+        self.remote = remote
+        if self.repo.head.is_detached:
+            raise GitError("HEAD is detached; check out the branch qrun should push to")
+        self.branch = self.repo.active_branch.name
+
+    def _git(self, *args: str) -> str:
+        import git
+
+        env = {
+            "GIT_AUTHOR_NAME": self.name,
+            "GIT_AUTHOR_EMAIL": self.email,
+            "GIT_COMMITTER_NAME": self.name,
+            "GIT_COMMITTER_EMAIL": self.email,
+            "GIT_TERMINAL_PROMPT": "0",
+        }
+        try:
+            return str(self.repo.git.execute(["git", *args], env={**_base_env(), **env}))
+        except git.GitCommandError as exc:
+            raise GitError(f"git {args[0]} failed: {_scrub(str(exc.stderr or exc))}") from None
+
+    def dirty_paths(self) -> list[str]:
+        """Changed or untracked paths, relative to the root."""
+        out = self._git("status", "--porcelain", "--untracked-files=all")
+        return [line[3:].split(" -> ")[-1].strip('"') for line in out.splitlines() if line]
+
+    def ensure_only_ours_dirty(self, ours: tuple[str, ...]) -> None:
+        """Refuse to commit/push over a person's uncommitted work."""
+        foreign = [p for p in self.dirty_paths() if not p.startswith(ours)]
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (" …" if len(foreign) > 5 else "")
+            raise GitError(
+                f"uncommitted changes outside qrun's files ({shown}); commit or stash "
+                "them before `qrun apply --commit/--push`"
+            )
+
+    def has_remote(self) -> bool:
+        return self.remote in [r.name for r in self.repo.remotes]
+
+    def fetch(self) -> None:
+        self._git("fetch", "--quiet", self.remote, self.branch)
+
+    def upstream(self) -> str:
+        return f"{self.remote}/{self.branch}"
+
+    def fast_forward(self) -> None:
+        """Catch up with the remote before planning (never rewrites local commits)."""
+        if not self.has_remote():
+            return
+        self.fetch()
+        self._git("merge", "--ff-only", "--quiet", self.upstream())
+
+    def commit(self, paths: list[str], message: str) -> bool:
+        """Stage exactly these paths and commit as the bot; False when nothing changed."""
+        existing = [p for p in paths if (self.root / p).exists() or self._tracked(p)]
+        if not existing:
+            return False
+        self._git("add", "--all", "--", *existing)
+        if not self._git("diff", "--cached", "--name-only"):
+            return False
+        self._git("commit", "--quiet", "--no-verify", "-m", message)
+        return True
+
+    def _tracked(self, path: str) -> bool:
+        return bool(self._git("ls-files", "--", path))
+
+    def push(self) -> bool:
+        """Push the branch; False when the remote moved on (the compare-and-swap lost)."""
+        import git
+
+        try:
+            self.repo.git.execute(
+                [
+                    "git",
+                    "push",
+                    "--quiet",
+                    "--porcelain",
+                    self.remote,
+                    f"HEAD:refs/heads/{self.branch}",
+                ],
+                env=_base_env(),
+            )
+        except git.GitCommandError as exc:
+            text = str(exc.stdout or "") + str(exc.stderr or "")
+            if "rejected" in text or "non-fast-forward" in text or "fetch first" in text:
+                return False
+            raise GitError(f"git push failed: {_scrub(text.strip())}") from None
+        return True
+
+    def show(self, ref: str, path: str) -> str | None:
+        """A file's content at ref, or None if it does not exist there."""
+        import git
+
+        try:
+            return str(self.repo.git.show(f"{ref}:{path}"))
+        except git.GitCommandError:
+            return None
+
+    def reset_to_upstream(self) -> None:
+        """Drop our unpushed commits (their content is replayed by the caller)."""
+        self._git("reset", "--quiet", "--hard", self.upstream())
+
+    def changed_since_upstream(self, prefix: str) -> list[str]:
+        out = self._git("diff", "--name-only", self.upstream(), "HEAD", "--", prefix)
+        return out.splitlines()
+
+
+def _base_env() -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items() if k not in ("GIT_DIR", "GIT_WORK_TREE")}
+
+
+def _scrub(text: str) -> str:
+    """Credentials embedded in remote URLs (https://x-access-token:…@) never reach messages."""
+    import re
+
+    return re.sub(r"(https?://)[^/@\s]+@", r"\1***@", text)

@@ -1,0 +1,209 @@
+"""The whole flow of `qrun apply` in one place, as an ordered list of small steps:
+
+load specs → plan → submit / collect / retire → report → (commit and push)
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from runner.backends.base import Backend
+from runner.config import Config
+from runner.errors import QrunError
+from runner.execute import RunContext, collect, submit
+from runner.inputs import Inputs, load_inputs
+from runner.lock import Lock, merge_locks, read_lock, write_lock
+from runner.output import Output
+from runner.plan import Action, Kind, PlanInput, plan
+from runner.schedule import parse_time
+
+
+class Status(StrEnum):
+    DONE = "done"
+    PENDING = "pending"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one spec in this invocation."""
+
+    name: str
+    action: Kind
+    status: Status
+    detail: str
+
+
+@dataclass
+class ApplyResult:
+    actions: list[Action]
+    outcomes: list[Outcome] = field(default_factory=list)
+    reports_changed: list[str] = field(default_factory=list)
+    uploaded: int = 0
+    skipped: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if any(o.status is Status.FAILED for o in self.outcomes) else 0
+
+
+def clock(config: Config) -> datetime:
+    """Now, in UTC; QRUN_NOW (ISO 8601) pins it for reproducible runs and tests."""
+    pinned = config.environ.get("QRUN_NOW")
+    return parse_time(pinned) if pinned else datetime.now(UTC).replace(microsecond=0)
+
+
+def detect_trigger(config: Config, requested: str | None) -> str:
+    """merge / schedule / manual, from the flag or the GitHub event that started us."""
+    if requested:
+        return requested
+    event = config.environ.get("GITHUB_EVENT_NAME", "")
+    return {"push": "merge", "schedule": "schedule"}.get(event, "manual")
+
+
+def backend_factory(config: Config) -> Callable[[str], Backend]:
+    """One backend per target per invocation (the IBM service is created once)."""
+    made: dict[str, Backend] = {}
+
+    def get(target: str) -> Backend:
+        if target not in made:
+            if target.startswith("local:"):
+                from runner.backends.local import LocalBackend
+
+                made[target] = LocalBackend(target)
+            else:
+                from runner.backends.ibm import ibm_backend
+
+                made[target] = ibm_backend(config, target)
+        return made[target]
+
+    return get
+
+
+def make_plan(
+    config: Config, inputs: Inputs, now: datetime, trigger: str, retry: frozenset[str] = frozenset()
+) -> list[Action]:
+    """Plan from loaded inputs (report digests read from reports/)."""
+    from runner.reports.digest import expected_digests, read_digests
+
+    names = [s.name for s in inputs.specs] + list(inputs.locks)
+    return plan(
+        PlanInput(
+            specs=inputs.specs,
+            locks=inputs.locks,
+            now=now,
+            trigger=trigger,
+            limits=config.limits,
+            invalid=inputs.invalid,
+            retry=retry,
+            report_digests=read_digests(config.reports_dir, names),
+            expected_digests=expected_digests(config, inputs),
+        )
+    )
+
+
+def apply(
+    config: Config,
+    out: Output,
+    trigger: str | None = None,
+    only: Sequence[str] = (),
+    retry: frozenset[str] = frozenset(),
+) -> ApplyResult:
+    """Load → plan → execute each action → render reports. One failing spec never hides the others."""
+    now = clock(config)
+    inputs = load_inputs(config, only)
+    for diag in inputs.problems:
+        out.diagnostic(diag)
+    actions = make_plan(config, inputs, now, detect_trigger(config, trigger), retry)
+    result = ApplyResult(actions)
+    ctx = _context(config, now, inputs)
+    specs = {s.name: s for s in inputs.specs}
+    work = [a for a in actions if a.kind in (Kind.SUBMIT, Kind.COLLECT, Kind.RETIRE)]
+    with out.progress("apply", len(work)) as advance:
+        for action in work:
+            result.outcomes.append(_carry_out(ctx, action, specs, inputs.locks))
+            advance(action.name)
+    for action in actions:
+        if action.kind in (Kind.BLOCKED, Kind.DEFER):
+            result.outcomes.append(Outcome(action.name, action.kind, Status.SKIPPED, action.reason))
+    result.uploaded, result.skipped = ctx.uploaded, ctx.skipped
+    for message in ctx.messages:
+        out.line(message)
+    result.reports_changed = render(config, out)
+    return result
+
+
+def _context(config: Config, now: datetime, inputs: Inputs) -> RunContext:
+    from runner.git_ops import last_commit_of
+    from runner.stores.config import StoreConfig, open_store
+
+    store = open_store(StoreConfig.from_env(config.environ, config.repo_root))
+
+    def persist(lock: Lock) -> None:
+        # Merge with what is on disk: a concurrent runner's records (replayed by git sync)
+        # must survive this runner writing its own.
+        merged = merge_locks(lock, read_lock(config.specs_dir, lock.name))
+        inputs.locks[lock.name] = merged
+        write_lock(config.specs_dir, merged)
+
+    runner_id = f"{socket.gethostname()}:{os.getpid()}"
+    return RunContext(
+        store=store,
+        backend_for=backend_factory(config),
+        now=now,
+        persist=persist,
+        commit_of=lambda path: last_commit_of(config.repo_root, path),
+        runner_id=runner_id,
+    )
+
+
+def _carry_out(ctx: RunContext, action: Action, specs: dict, locks: dict[str, Lock]) -> Outcome:
+    lock = locks.get(action.name, Lock(action.name))
+    try:
+        if action.kind is Kind.SUBMIT:
+            lock = submit(
+                ctx, specs[action.name], lock, action.run_id or "", action.trigger or "manual"
+            )
+            run = next(r for r in lock.runs if r.id == action.run_id)
+            lock = collect(ctx, lock, run)
+        elif action.kind is Kind.COLLECT:
+            run = next(r for r in lock.runs if r.id == action.run_id)
+            lock = collect(ctx, lock, run)
+        else:
+            return _retire(ctx, action, lock)
+    except QrunError as exc:
+        return Outcome(action.name, action.kind, Status.FAILED, str(exc))
+    run = next(r for r in lock.runs if r.id == action.run_id)
+    status = {"completed": Status.DONE, "failed": Status.FAILED, "cancelled": Status.FAILED}.get(
+        run.status.value, Status.PENDING
+    )
+    detail = f"run {run.id} {run.status.value}" + (f": {run.error}" if run.error else "")
+    return Outcome(action.name, action.kind, status, detail)
+
+
+def _retire(ctx: RunContext, action: Action, lock: Lock) -> Outcome:
+    """Cancel a removed spec's pending jobs; its report page goes with the next render."""
+    from runner.lock import RunStatus
+
+    pending = [r for r in lock.runs if r.status.pending]
+    for run in pending:
+        ids = [j.id for j in run.jobs]
+        if ids:
+            ctx.backend_for(run.target).cancel(ids)
+        lock = lock.upsert(run.with_(status=RunStatus.CANCELLED, error="spec removed: retired"))
+    if pending:
+        ctx.persist(lock)
+    return Outcome(action.name, action.kind, Status.DONE, action.reason)
+
+
+def render(config: Config, out: Output) -> list[str]:
+    """Re-render every report from locks and stored results; returns the changed files."""
+    from runner.reports.build import build_reports
+
+    return build_reports(config)

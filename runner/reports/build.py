@@ -1,0 +1,74 @@
+"""Gather what the reports need (specs, locks, stored analyses) and write the pages.
+
+Reports are a pure function of locks and stored results: every stored analysis is read
+back through the store and verified against the checksum the lock recorded.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from runner.config import Config
+from runner.inputs import load_inputs
+from runner.lock import Lock, RunStatus
+from runner.plan import qpu_seconds_used
+from runner.schedule import parse_time
+from runner.spec.loader import display_path
+
+
+def _analyses(store: Any, lock: Lock) -> dict[str, dict[str, Any]]:
+    found = {}
+    for run in lock.runs:
+        if run.status is not RunStatus.COMPLETED:
+            continue
+        ref = next((o for o in run.objects if o.key.endswith("/analysis.json")), None)
+        if ref is not None:
+            found[run.id] = json.loads(store.get("results", ref.key, ref.sha256))
+    return found
+
+
+def build_reports(config: Config, queue_lengths: dict[str, int] | None = None) -> list[str]:
+    """Render reports/ from the repository's current specs and locks; return changed paths."""
+    from runner.reports.render import ExperimentView, ReportContext, render_reports, write_reports
+    from runner.stores.config import StoreConfig, open_store
+    from runner.stores.keys import run_prefix
+
+    store = open_store(StoreConfig.from_env(config.environ, config.repo_root))
+    inputs = load_inputs(config)
+    specs = {s.name: s for s in inputs.specs}
+    names = sorted(set(specs) | set(inputs.locks))
+    views = []
+    for name in names:
+        lock = inputs.locks.get(name, Lock(name))
+        spec = specs.get(name)
+        links = {r.id: store.url("results", run_prefix(name, r.id)) for r in lock.runs if r.objects}
+        path = spec.path if spec else config.specs_dir / f"{name}.toml"
+        views.append(
+            ExperimentView(
+                name=name,
+                spec=spec,
+                lock=lock,
+                analyses=_analyses(store, lock),
+                spec_path=display_path(path, config.repo_root),
+                object_links=links,
+            )
+        )
+    # Stamp pages with the newest run's time and spec commit, not the clock or HEAD:
+    # otherwise committing the reports would make the next run re-render them.
+    runs = sorted(
+        (r for lock in inputs.locks.values() for r in lock.runs),
+        key=lambda r: (parse_time(r.updated), r.id),
+    )
+    newest = runs[-1].updated if runs else "never"
+    now = parse_time(newest) if runs else None
+    commit = next((r.spec_commit for r in reversed(runs) if r.spec_commit), None)
+    ctx = ReportContext(
+        generated_from=commit[:12] if commit else None,
+        generated_at=newest,
+        qpu_budget_seconds=config.limits.qpu_seconds_budget,
+        qpu_used_seconds=qpu_seconds_used(inputs.locks, now) if now else 0.0,
+        queue_lengths=queue_lengths or {},
+    )
+    files = render_reports(views, ctx)
+    return write_reports(config.reports_dir, files)

@@ -14,7 +14,7 @@ from typing import Any
 
 from runner.backends.base import Backend, JobOutcome, JobStatus, RunRequest, Submission
 from runner.circuits import build_jobs, request_document
-from runner.errors import StoreError
+from runner.errors import QrunError, StoreError
 from runner.lock import JobRecord, Lock, ObjectRecord, RunRecord, RunStatus
 from runner.schedule import format_time
 from runner.spec.model import Spec
@@ -22,6 +22,10 @@ from runner.stores import keys
 from runner.stores.base import ResultStore
 
 REQUEST_FILE = "request.json"
+
+
+class ClaimLost(QrunError):
+    """Another runner claimed the same run first; this one backs off (not a failure)."""
 
 
 def canonical_json(doc: Any) -> bytes:
@@ -39,6 +43,8 @@ class RunContext:
     persist: Callable[[Lock], None]
     commit_of: Callable[[Path], str | None] = lambda path: None
     runner_id: str = "qrun"
+    claim: Callable[[Lock, RunRecord], bool] = lambda lock, run: True
+    checkpoint: Callable[[str], None] = lambda message: None
     uploaded: int = 0
     skipped: int = 0
     messages: list[str] = field(default_factory=list)
@@ -86,6 +92,8 @@ def submit(ctx: RunContext, spec: Spec, lock: Lock, run_id: str, trigger: str) -
     )
     lock = lock.upsert(run)
     ctx.persist(lock)
+    if not ctx.claim(lock, run):  # another runner won the push: it submits, we back off
+        raise ClaimLost(f"{spec.name}: run {run_id} was claimed by another runner; backing off")
     request = _request(spec, run_id)
     backend = ctx.backend_for(spec.target)
     adopted = backend.find_jobs(request)
@@ -114,11 +122,15 @@ def submit(ctx: RunContext, spec: Spec, lock: Lock, run_id: str, trigger: str) -
     lock = lock.upsert(run)
     ctx.persist(lock)  # job ids are recorded before anything else can fail
     request_obj = ctx.put(
-        "results", keys.run_prefix(spec.name, run_id) + "/" + REQUEST_FILE, canonical_json(doc)
+        "results", keys.run_prefix(spec.name, run_id) + REQUEST_FILE, canonical_json(doc)
     )
     _store_definition(ctx, spec, doc, run.spec_commit)
     lock = lock.upsert(run.with_(objects=(request_obj,)))
     ctx.persist(lock)
+    ctx.checkpoint(
+        f"qrun: submitted {spec.name} run {run_id} "
+        f"(jobs {', '.join(j.job_id for j in submission.jobs)})"
+    )
     return lock
 
 
@@ -207,7 +219,7 @@ def collect(ctx: RunContext, lock: Lock, run: RunRecord) -> Lock:
             raise StoreError(f"job {job.id} completed but returned no result; run apply again")
         data = outcome.result_json.encode()
         objects.append(ctx.put("results", keys.job_result_key(lock.name, run.id, job.id), data))
-        for cid in job.circuit_ids:
+        for cid in job.circuits:
             results[cid] = (job.id, outcome.result_json)
     analysis = analyse_run(request_doc, jobs, results, run)
     analysis_obj = ctx.put(

@@ -11,11 +11,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from runner.backends.base import Backend
 from runner.config import Config
 from runner.errors import QrunError
-from runner.execute import RunContext, collect, submit
+from runner.execute import ClaimLost, RunContext, collect, submit
 from runner.inputs import Inputs, load_inputs
 from runner.lock import Lock, merge_locks, read_lock, write_lock
 from runner.output import Output
@@ -108,12 +109,21 @@ def make_plan(
     )
 
 
+@dataclass(frozen=True)
+class Hooks:
+    """Where git sync plugs in: claim a run (push = compare-and-swap) and checkpoint progress."""
+
+    claim: Callable[[Lock, Any], bool] = lambda lock, run: True
+    checkpoint: Callable[[str], None] = lambda message: None
+
+
 def apply(
     config: Config,
     out: Output,
     trigger: str | None = None,
     only: Sequence[str] = (),
     retry: frozenset[str] = frozenset(),
+    hooks: Hooks = Hooks(),
 ) -> ApplyResult:
     """Load → plan → execute each action → render reports. One failing spec never hides the others."""
     now = clock(config)
@@ -123,6 +133,7 @@ def apply(
     actions = make_plan(config, inputs, now, detect_trigger(config, trigger), retry)
     result = ApplyResult(actions)
     ctx = _context(config, now, inputs)
+    ctx.claim, ctx.checkpoint = hooks.claim, hooks.checkpoint
     specs = {s.name: s for s in inputs.specs}
     work = [a for a in actions if a.kind in (Kind.SUBMIT, Kind.COLLECT, Kind.RETIRE)]
     with out.progress("apply", len(work)) as advance:
@@ -177,6 +188,8 @@ def _carry_out(ctx: RunContext, action: Action, specs: dict, locks: dict[str, Lo
             lock = collect(ctx, lock, run)
         else:
             return _retire(ctx, action, lock)
+    except ClaimLost as exc:
+        return Outcome(action.name, action.kind, Status.SKIPPED, str(exc))
     except QrunError as exc:
         return Outcome(action.name, action.kind, Status.FAILED, str(exc))
     run = next(r for r in lock.runs if r.id == action.run_id)

@@ -132,10 +132,24 @@ def plan(inp: PlanInput) -> list[Action]:
     for spec in sorted(inp.specs, key=lambda s: s.name):
         lock = inp.locks.get(spec.name, Lock(spec.name))
         latest = lock.latest
+        if latest is not None and latest.status is RunStatus.CLAIMED:
+            age = inp.now - parse_time(latest.updated)
+            stale = timedelta(minutes=inp.limits.stale_claim_minutes)
+            if age < stale:
+                actions.append(
+                    Action(
+                        Kind.NOOP,
+                        spec.name,
+                        f"run {latest.id} claimed by "
+                        f"{latest.claimed_by or 'another runner'} at {latest.updated}; "
+                        f"taken over if still unsubmitted after {stale}",
+                    )
+                )
+                continue
         if latest is not None and latest.status.pending:
             kind = Kind.SUBMIT if latest.status is RunStatus.CLAIMED else Kind.COLLECT
             reason = (
-                "claimed run has no job recorded: adopt by tag or submit"
+                "stale claim (runner gone?): adopt jobs tagged with the run id, else submit"
                 if kind is Kind.SUBMIT
                 else f"{len(latest.jobs)} job(s) {latest.status.value}"
             )

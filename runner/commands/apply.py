@@ -26,7 +26,7 @@ def run(args: argparse.Namespace, retry: frozenset[str] = frozenset()) -> int:
         return plan.run(args)
     commit, push = should_push(config, args)
     if commit:
-        from runner.gitops.sync import apply_and_sync
+        from runner.sync import apply_and_sync
 
         result = apply_and_sync(config, out, args.trigger, args.only, retry, push=push)
     else:

@@ -1,0 +1,300 @@
+"""Per-circuit analysis records and the one headline number per run.
+
+Reports and drift tracking need the same facts in the same shape every time: what was
+measured, how it compares to the noiseless ideal, and how sure we are. A circuit's record
+is a frozen `CircuitAnalysis` of `Metric`s whose `to_json()` is byte-stable (sorted keys,
+six significant digits), so re-rendering unchanged results changes no byte. Metrics that
+only make sense for one template (Bell/GHZ populations and parity, QAOA cuts,
+quantum-volume heavy outputs) are looked up by template name in `_TEMPLATE_METRICS`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from runner.analysis import stats
+from runner.analysis.stats import Metric, rounded
+
+Z95 = 1.96
+IDEAL_HISTOGRAM_MAX = 1024  # wider ideal distributions are left out of the JSON
+MAXCUT_MAX_NODES = 20  # brute force: 2^19 partitions at 20 nodes
+
+
+def _plain(value: Any) -> Any:
+    """Params as JSON: tuples become lists, floats are rounded, keys are strings."""
+    if isinstance(value, float):
+        return rounded(value)
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in sorted(value.items())}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value if value is None or isinstance(value, bool | int | str) else str(value)
+
+
+@dataclass(frozen=True)
+class CircuitAnalysis:
+    """Everything concluded about one circuit (one PUB) of one run."""
+
+    circuit_id: str
+    primitive: str
+    template: str | None
+    params: Mapping[str, Any]
+    shots: int
+    counts: Mapping[str, int]
+    fidelity: Metric | None
+    fidelity_note: str | None
+    metrics: tuple[Metric, ...]
+    ideal: Mapping[str, float] | None = None
+    observables: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain, sorted, rounded dict: identical input gives identical json.dumps bytes."""
+        total = sum(self.counts.values())
+        counts = sorted(self.counts.items())
+        ideal = self.ideal if self.ideal and len(self.ideal) <= IDEAL_HISTOGRAM_MAX else None
+        metrics: dict[str, Any] = {}
+        for metric in self.metrics:
+            name, n = metric.name, 2
+            while name in metrics:
+                name, n = f"{metric.name}#{n}", n + 1
+            metrics[name] = metric.to_json()
+        out = {
+            "circuit_id": self.circuit_id,
+            "primitive": self.primitive,
+            "template": self.template,
+            "params": _plain(self.params),
+            "shots": self.shots,
+            "counts": {k: int(v) for k, v in counts},
+            "probabilities": {k: rounded(v / total) for k, v in counts} if total else {},
+            "ideal_probabilities": _plain(dict(ideal)) if ideal else None,
+            "fidelity": self.fidelity.to_json() if self.fidelity else None,
+            "fidelity_note": self.fidelity_note,
+            "metrics": dict(sorted(metrics.items())),
+            "observables": list(self.observables),
+        }
+        return dict(sorted(out.items()))
+
+
+def analyse_sampler(
+    circuit_id: str,
+    template: str | None,
+    params: Mapping[str, Any],
+    counts: Mapping[str, int],
+    shots: int,
+    ideal: Mapping[str, float] | None,
+    ideal_note: str | None = None,
+) -> CircuitAnalysis:
+    """Fidelity against the ideal (with a bootstrap CI) plus the template's own metrics.
+
+    ideal_note (from ideal.ideal_note) says why ideal is None; without it the note is
+    inferred from the width of the counts.
+    """
+    from runner.analysis.ideal import IDEAL_MAX_QUBITS
+
+    clean: dict[str, int] = {}
+    for key, n in counts.items():  # older result formats separate registers with spaces
+        clean[key.replace(" ", "")] = clean.get(key.replace(" ", ""), 0) + int(n)
+    width = len(next(iter(clean), ""))
+    if ideal and clean and len(next(iter(ideal))) != width:
+        ideal_note = f"ideal not comparable: {len(next(iter(ideal)))} bits vs {width} measured"
+        ideal = None
+    fidelity: Metric | None = None
+    metrics: list[Metric] = []
+    if ideal and clean:
+        low, high = stats.hellinger_fidelity_interval(clean, ideal)
+        fid = stats.hellinger_fidelity(clean, ideal)
+        desc = "Hellinger fidelity to the noiseless ideal; 95% parametric-bootstrap interval"
+        fidelity = Metric("hellinger_fidelity", fid, low, high, ideal=1.0, description=desc)
+        tvd = stats.total_variation_distance(clean, ideal)
+        desc = "total variation distance to the noiseless ideal"
+        metrics.append(
+            Metric("total_variation_distance", tvd, None, None, None, 0.0, "", desc, False)
+        )
+    elif ideal_note is None:
+        too_wide = f": {width} qubits > {IDEAL_MAX_QUBITS}" if width > IDEAL_MAX_QUBITS else ""
+        ideal_note = f"ideal not computed{too_wide}"
+    handler = _TEMPLATE_METRICS.get((template or "").lower().replace("-", "_"))
+    if handler is not None and clean:
+        metrics[:0] = handler(params, clean, width, ideal)
+    return CircuitAnalysis(
+        circuit_id=circuit_id,
+        primitive="sampler",
+        template=template,
+        params=dict(params),
+        shots=int(shots),
+        counts=dict(sorted(clean.items())),
+        fidelity=fidelity,
+        fidelity_note=None if fidelity else ideal_note,
+        metrics=tuple(metrics),
+        ideal=dict(ideal) if ideal else None,
+    )
+
+
+def analyse_estimator(
+    circuit_id: str,
+    template: str | None,
+    params: Mapping[str, Any],
+    observables: Sequence[str],
+    evs: Sequence[float],
+    stds: Sequence[float],
+    ideal_evs: Sequence[float] | None,
+    shots: int | None = None,
+    ideal_note: str | None = None,
+) -> CircuitAnalysis:
+    """Each observable's measured ⟨O⟩ ± std against the ideal, and the gap in std errors."""
+    if not len(observables) == len(evs) == len(stds):
+        raise ValueError(f"{len(observables)} observables but {len(evs)} evs and {len(stds)} stds")
+    if ideal_evs is not None and len(ideal_evs) != len(evs):
+        raise ValueError(f"{len(evs)} evs but {len(ideal_evs)} ideal values")
+    metrics: list[Metric] = []
+    for i, (label, ev, std) in enumerate(zip(observables, evs, stds, strict=True)):
+        ideal = None if ideal_evs is None else float(ideal_evs[i])
+        desc = f"measured ⟨{label}⟩; interval ±1.96 std"
+        metrics.append(
+            Metric(f"ev[{label}]", ev, ev - Z95 * std, ev + Z95 * std, std, ideal, "", desc, None)
+        )
+        if ideal is None:
+            continue
+        gap = abs(ev - ideal)
+        deviation = gap / std if std > 0 else (0.0 if gap < 1e-9 else None)
+        desc = f"|⟨{label}⟩ − ideal| in standard errors" + ("" if std > 0 else " (std is 0)")
+        name = f"deviation[{label}]"
+        metrics.append(Metric(name, deviation, None, None, None, 0.0, "std errors", desc, False))
+    return CircuitAnalysis(
+        circuit_id=circuit_id,
+        primitive="estimator",
+        template=template,
+        params=dict(params),
+        shots=int(shots or 0),
+        counts={},
+        fidelity=None,
+        fidelity_note=ideal_note if ideal_evs is None else None,
+        metrics=tuple(metrics),
+        observables=tuple(observables),
+    )
+
+
+def _mean_metric(name: str, found: Sequence[Metric], description: str) -> Metric:
+    """Mean of per-circuit metrics; interval half-widths combine in quadrature."""
+    k = len(found)
+    mean = sum(m.value or 0.0 for m in found) / k
+    low = high = None
+    if all(m.low is not None and m.high is not None for m in found):
+        low = mean - math.sqrt(sum(((m.value or 0.0) - (m.low or 0.0)) ** 2 for m in found)) / k
+        high = mean + math.sqrt(sum(((m.high or 0.0) - (m.value or 0.0)) ** 2 for m in found)) / k
+    first = found[0]
+    return replace(
+        first, name=name, value=mean, low=low, high=high, stderr=None, description=description
+    )
+
+
+def headline(analyses: Sequence[CircuitAnalysis]) -> Metric | None:
+    """The run's one number: mean fidelity, else mean |ev error|, else the commonest metric."""
+    fids = [a.fidelity for a in analyses if a.fidelity and a.fidelity.value is not None]
+    if fids:
+        desc = f"mean Hellinger fidelity to the noiseless ideal over {len(fids)} circuit(s)"
+        return _mean_metric("mean_hellinger_fidelity", fids, desc)
+    evs = [m for a in analyses for m in a.metrics if m.name.startswith("ev[")]
+    errors = [abs(m.value - m.ideal) for m in evs if m.value is not None and m.ideal is not None]
+    if errors:
+        desc = f"mean |⟨O⟩ − ideal| over {len(errors)} observable(s)"
+        mean = sum(errors) / len(errors)
+        return Metric("mean_abs_ev_error", mean, None, None, None, 0.0, "", desc, False)
+    primaries = [a.metrics[0] for a in analyses if a.metrics and a.metrics[0].value is not None]
+    if not primaries:
+        return None
+    tally = Counter(m.name for m in primaries)
+    name = min(tally, key=lambda n: (-tally[n], n))
+    chosen = [m for m in primaries if m.name == name]
+    return _mean_metric(f"mean_{name}", chosen, f"mean {name} over {len(chosen)} circuit(s)")
+
+
+Ideal = Mapping[str, float] | None
+Handler = Callable[[Mapping[str, Any], dict[str, int], int, Ideal], list[Metric]]
+_BELL = {"phi+": ("00", "11", 1.0), "phi-": ("00", "11", 1.0)}
+_BELL |= {"psi+": ("01", "10", -1.0), "psi-": ("01", "10", -1.0)}
+_CI = "interval ±1.96 stderr"
+
+
+def _pair_metrics(counts: dict[str, int], a: str, b: str, parity_ideal: float) -> list[Metric]:
+    """Population of the two target states (Wilson CI) and ⟨Z…Z⟩ with its standard error."""
+    shots = sum(counts.values())
+    hits = counts.get(a, 0) + counts.get(b, 0)
+    low, high = stats.wilson_interval(hits, shots)
+    desc = f"P({a}) + P({b}); 95% Wilson interval"
+    population = Metric("population_fidelity", hits / shots, low, high, None, 1.0, "", desc)
+    zs = "Z" * len(a)
+    ev = stats.expectation_from_counts(counts, zs)
+    se = stats.expectation_stderr(ev, shots)
+    sense = {1.0: True, -1.0: False}.get(parity_ideal)  # None: closer to 0 is better
+    desc = f"⟨{zs}⟩ from counts, ideal {parity_ideal:+g}; {_CI}"
+    low, high = max(-1.0, ev - Z95 * se), min(1.0, ev + Z95 * se)
+    return [population, Metric("parity", ev, low, high, se, parity_ideal, "", desc, sense)]
+
+
+def _bell(params: Mapping[str, Any], counts: dict[str, int], width: int, _: Any) -> list[Metric]:
+    raw = str(params.get("variant", params.get("state", "phi+"))).lower()
+    for old, new in (("φ", "phi"), ("ϕ", "phi"), ("ψ", "psi"), ("plus", "+"), ("minus", "-")):
+        raw = raw.replace(old, new)
+    key = raw.replace("_", "").strip("|⟩> ")
+    return _pair_metrics(counts, *_BELL[key]) if key in _BELL and width == 2 else []
+
+
+def _ghz(params: Mapping[str, Any], counts: dict[str, int], width: int, _: Any) -> list[Metric]:
+    return _pair_metrics(counts, "0" * width, "1" * width, 1.0 if width % 2 == 0 else 0.0)
+
+
+def _qaoa(
+    params: Mapping[str, Any], counts: dict[str, int], width: int, ideal: Ideal
+) -> list[Metric]:
+    edges = [tuple(e) for e in params.get("edges", ())]
+    nodes = max([int(params.get("num_nodes", 0))] + [max(int(e[0]), int(e[1])) + 1 for e in edges])
+    if not edges or nodes > width:
+        return []
+    shots = sum(counts.values())
+    cut = {k: stats.cut_value(k, edges) for k in counts}
+    mean = sum(cut[k] * n for k, n in counts.items()) / shots
+    se = math.sqrt(
+        sum(n * (cut[k] - mean) ** 2 for k, n in counts.items()) / max(1, shots - 1) / shots
+    )
+    ideal_mean = sum(p * stats.cut_value(k, edges) for k, p in ideal.items()) if ideal else None
+    optimum = stats.max_cut(edges, nodes) if nodes <= MAXCUT_MAX_NODES else None
+    low, high, unit = mean - Z95 * se, mean + Z95 * se, "edge weight"
+    desc = f"mean cut over shots, ideal = noiseless mean; {_CI}"
+    out = [Metric("expected_cut", mean, low, high, se, ideal_mean, unit, desc)]
+    desc = "largest cut among measured bitstrings, ideal = max cut"
+    out.append(Metric("best_cut", max(cut.values()), None, None, None, optimum, unit, desc))
+    if optimum is not None and optimum > 0:
+        ratio_ideal = None if ideal_mean is None else ideal_mean / optimum
+        desc = f"expected cut / max cut ({optimum:g}), ideal = noiseless ratio; {_CI}"
+        values = (mean / optimum, low / optimum, high / optimum, se / optimum)
+        out.insert(0, Metric("approximation_ratio", *values, ratio_ideal, "", desc))
+    return out
+
+
+def _qv(
+    params: Mapping[str, Any], counts: dict[str, int], width: int, ideal: Ideal
+) -> list[Metric]:
+    if not ideal:
+        return []
+    heavy = stats.heavy_outputs(ideal, width)
+    shots = sum(counts.values())
+    hits = sum(n for k, n in counts.items() if k in heavy)
+    hop = hits / shots
+    low, high = stats.wilson_interval(hits, shots, z=2.0)
+    desc = "share of shots in the heavy set (ideal prob > median); two-sigma Wilson interval"
+    se = math.sqrt(hop * (1 - hop) / shots)
+    hop_metric = Metric(
+        "heavy_output_probability", hop, low, high, se, sum(ideal[k] for k in heavy), "", desc
+    )
+    desc = "1 when the two-sigma lower bound of the heavy-output probability is above 2/3"
+    cleared = Metric("heavy_output_cleared", float(low > 2 / 3), None, None, None, 1.0, "", desc)
+    return [hop_metric, cleared]
+
+
+_TEMPLATE_METRICS: dict[str, Handler] = {"bell": _bell, "ghz": _ghz, "quantum_volume": _qv}
+_TEMPLATE_METRICS |= {"qaoa": _qaoa, "qaoa_maxcut": _qaoa, "maxcut": _qaoa, "qv": _qv}

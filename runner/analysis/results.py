@@ -1,0 +1,79 @@
+"""Turn a stored primitive result back into plain numbers, one record per PUB.
+
+Backends persist `json.dumps(PrimitiveResult, cls=RuntimeEncoder)` text (the job itself
+cannot be fetched again from local mode, and IBM may expire it). Analysis wants counts or
+expectation values, not BitArrays and DataBins, so this module is the one place that
+decodes that format; qiskit_ibm_runtime is imported only when a result is decoded.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from runner.errors import StoreError
+
+PRIMITIVES = ("sampler", "estimator")
+
+
+@dataclass(frozen=True)
+class PubData:
+    """What one PUB produced: counts and shots (sampler) or evs and stds (estimator)."""
+
+    counts: dict[str, int] | None = None
+    shots: int | None = None
+    evs: tuple[float, ...] | None = None
+    stds: tuple[float, ...] | None = None
+
+
+def decode_result(result_json: str, primitive: str) -> list[PubData]:
+    """Decode RuntimeEncoder text of a PrimitiveResult into one PubData per PUB, in order."""
+    from qiskit.primitives import PrimitiveResult
+    from qiskit_ibm_runtime import RuntimeDecoder
+
+    if primitive not in PRIMITIVES:
+        raise ValueError(f"primitive must be one of {', '.join(PRIMITIVES)} (got {primitive!r})")
+    try:
+        decoded = json.loads(result_json, cls=RuntimeDecoder)
+    except ValueError as exc:  # json.JSONDecodeError is a ValueError
+        raise StoreError(f"stored result cannot be decoded: {exc}") from None
+    if not isinstance(decoded, PrimitiveResult):
+        raise StoreError(
+            f"stored result is a {type(decoded).__name__}, not a PrimitiveResult; "
+            "re-collect the job"
+        )
+    decode = _sampler_pub if primitive == "sampler" else _estimator_pub
+    return [decode(pub, index) for index, pub in enumerate(decoded)]
+
+
+def _sampler_pub(pub: Any, index: int) -> PubData:
+    data = pub.data
+    names = list(data.keys()) if hasattr(data, "keys") else []
+    if not names:
+        raise StoreError(f"sampler PUB {index} has no classical register: nothing was measured")
+    try:
+        bits = pub.join_data() if len(names) > 1 else data[names[0]]
+        raw = bits.get_counts()
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise StoreError(f"sampler PUB {index} holds no bit array ({exc})") from None
+    counts = {str(k): int(v) for k, v in sorted(raw.items())}
+    shots = int(getattr(bits, "num_shots", sum(counts.values())))
+    return PubData(counts=counts, shots=shots)
+
+
+def _estimator_pub(pub: Any, index: int) -> PubData:
+    import numpy as np
+
+    data = pub.data
+    try:
+        evs = np.asarray(data.evs, dtype=float).ravel()
+        stds = np.asarray(data.stds, dtype=float).ravel()
+    except AttributeError:
+        raise StoreError(f"estimator PUB {index} has no evs/stds: was it a sampler job?") from None
+    shots = pub.metadata.get("shots") if isinstance(pub.metadata, dict) else None
+    return PubData(
+        evs=tuple(float(v) for v in evs),
+        stds=tuple(float(v) for v in stds),
+        shots=int(shots) if shots is not None else None,
+    )

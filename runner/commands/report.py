@@ -1,0 +1,20 @@
+"""qrun report: re-render reports/ from locks and stored results (no submission, no polling)."""
+
+from __future__ import annotations
+
+import argparse
+
+from runner.config import Config
+from runner.output import Output
+from runner.reports.build import build_reports
+
+
+def run(args: argparse.Namespace) -> int:
+    config = Config.load(args.repo)
+    out = Output("text", quiet=args.quiet)
+    changed = build_reports(config)
+    out.line(
+        f"{len(changed)} report file(s) changed"
+        + (f": {', '.join(changed[:10])}" if changed else "")
+    )
+    return 0

@@ -71,6 +71,7 @@ def detect_trigger(config: Config, requested: str | None) -> str:
 def backend_factory(config: Config) -> Callable[[str], Backend]:
     """One backend per target per invocation (the IBM service is created once)."""
     made: dict[str, Backend] = {}
+    shared: dict[str, Any] = {}
 
     def get(target: str) -> Backend:
         if target not in made:
@@ -79,9 +80,10 @@ def backend_factory(config: Config) -> Callable[[str], Backend]:
 
                 made[target] = LocalBackend(target)
             else:
-                from runner.backends.ibm import ibm_backend
+                from runner.backends.ibm import IbmBackend, settings_from
 
-                made[target] = ibm_backend(config, target)
+                settings = shared.setdefault("ibm", settings_from(config))
+                made[target] = IbmBackend(settings, target)
         return made[target]
 
     return get

@@ -89,8 +89,24 @@ def backend_factory(config: Config) -> Callable[[str], Backend]:
     return get
 
 
+def remaining_quota(
+    config: Config, inputs: Inputs, backend_for: Callable[[str], Backend] | None = None
+) -> float | None:
+    """QPU seconds the IBM instance has left, asked only when a spec targets IBM."""
+    ibm = [s.target for s in inputs.specs if not s.target.startswith("local:")]
+    if not ibm or not config.environ.get("IBM_QUANTUM_TOKEN"):
+        return None
+    backend = (backend_for or backend_factory(config))(ibm[0])
+    return backend.remaining_seconds()  # type: ignore[attr-defined]
+
+
 def make_plan(
-    config: Config, inputs: Inputs, now: datetime, trigger: str, retry: frozenset[str] = frozenset()
+    config: Config,
+    inputs: Inputs,
+    now: datetime,
+    trigger: str,
+    retry: frozenset[str] = frozenset(),
+    backend_for: Callable[[str], Backend] | None = None,
 ) -> list[Action]:
     """Plan from loaded inputs (report digests read from reports/)."""
     from runner.reports.digest import expected_digests, read_digests
@@ -107,6 +123,7 @@ def make_plan(
             retry=retry,
             report_digests=read_digests(config.reports_dir, names),
             expected_digests=expected_digests(config, inputs),
+            service_remaining_seconds=remaining_quota(config, inputs, backend_for),
         )
     )
 
@@ -132,9 +149,11 @@ def apply(
     inputs = load_inputs(config, only)
     for diag in inputs.problems:
         out.diagnostic(diag)
-    actions = make_plan(config, inputs, now, detect_trigger(config, trigger), retry)
-    result = ApplyResult(actions)
     ctx = _context(config, now, inputs)
+    actions = make_plan(
+        config, inputs, now, detect_trigger(config, trigger), retry, ctx.backend_for
+    )
+    result = ApplyResult(actions)
     ctx.claim, ctx.checkpoint = hooks.claim, hooks.checkpoint
     specs = {s.name: s for s in inputs.specs}
     work = [a for a in actions if a.kind in (Kind.SUBMIT, Kind.COLLECT, Kind.RETIRE)]

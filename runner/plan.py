@@ -241,6 +241,7 @@ def plan(inp: PlanInput) -> list[Action]:
         if name in known:
             continue
         pending = [j.id for r in lock.runs if r.status.pending for j in r.jobs]
+        expected = inp.expected_digests.get(name)
         if pending:
             actions.append(
                 Action(
@@ -250,8 +251,10 @@ def plan(inp: PlanInput) -> list[Action]:
                     details={"jobs": pending},
                 )
             )
-        elif inp.report_digests.get(name):
-            actions.append(Action(Kind.RETIRE, name, "spec removed: remove its report page"))
+        elif expected is not None and inp.report_digests.get(name) != expected:
+            actions.append(Action(Kind.REPORT, name, "spec removed: mark its report archived"))
+        else:
+            actions.append(Action(Kind.NOOP, name, "spec removed; report archived, history kept"))
     return actions
 
 

@@ -26,6 +26,22 @@ def is_valid(schedule: str) -> bool:
     return bool(croniter.is_valid(cron_expression(schedule)))
 
 
+def schedule_problem(schedule: str) -> str | None:
+    """Why a schedule cannot drive runs (bad cron fields, or a date that never comes), else None."""
+    from croniter import CroniterBadDateError
+
+    if not is_valid(schedule):
+        return (
+            f"schedule '{schedule}' is not a valid cron expression; use daily, weekly, monthly "
+            "or five fields 'minute hour day-of-month month day-of-week' (UTC)"
+        )
+    try:
+        next_due(schedule, datetime(2000, 1, 1, tzinfo=UTC))
+    except CroniterBadDateError:
+        return f"schedule '{schedule}' never fires (no such date); fix the day/month fields"
+    return None
+
+
 def next_due(schedule: str, last_run: datetime) -> datetime:
     """The first schedule tick strictly after the last run started."""
     from croniter import croniter

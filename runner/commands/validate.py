@@ -9,6 +9,7 @@ from runner.config import Config
 from runner.errors import Diagnostic, SpecError
 from runner.output import Output
 from runner.spec.loader import display_path, find_specs, load_spec
+from runner.spec.locate import locate
 from runner.spec.model import Spec
 
 
@@ -29,11 +30,12 @@ def load_all(config: Config, paths: list[str]) -> tuple[list[Spec], list[Diagnos
             problems.extend(exc.diagnostics)
             continue
         if spec.name in seen:
+            line, col = locate(path.read_text(encoding="utf-8")).value(("name",))
             problems.append(
                 Diagnostic(
                     shown,
-                    1,
-                    1,
+                    line,
+                    col,
                     f"experiment name '{spec.name}' is also used "
                     f"by {seen[spec.name]}; names must be unique",
                 )
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
             )
             for c in spec.circuits:
                 out.line(f"  {c.circuit_id}  width={c.width}")
-    bad = len({d.path for d in problems})
+    bad = count - len(specs)
     out.line(
         f"{count} spec(s) checked: {count - bad} valid, {bad} invalid"
         + ("" if not problems else f" ({len(problems)} problem(s))")

@@ -34,7 +34,7 @@ def build_reports(config: Config, queue_lengths: dict[str, int] | None = None) -
     """Render reports/ from the repository's current specs and locks; return changed paths."""
     from runner.reports.render import ExperimentView, ReportContext, render_reports, write_reports
     from runner.stores.config import StoreConfig, open_store
-    from runner.stores.keys import run_prefix
+    from runner.stores.keys import analysis_key
 
     store = open_store(StoreConfig.from_env(config.environ, config.repo_root))
     inputs = load_inputs(config)
@@ -44,7 +44,11 @@ def build_reports(config: Config, queue_lengths: dict[str, int] | None = None) -
     for name in names:
         lock = inputs.locks.get(name, Lock(name))
         spec = specs.get(name)
-        links = {r.id: store.url("results", run_prefix(name, r.id)) for r in lock.runs if r.objects}
+        links = {
+            r.id: store.url("results", analysis_key(name, r.id))
+            for r in lock.runs
+            if r.status is RunStatus.COMPLETED
+        }
         path = spec.path if spec else config.specs_dir / f"{name}.toml"
         views.append(
             ExperimentView(

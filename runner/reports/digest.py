@@ -61,4 +61,7 @@ def read_digests(reports_dir: Path, names: Iterable[str]) -> dict[str, str | Non
 
 def expected_digests(config: Config, inputs: Inputs) -> Mapping[str, str]:
     """What each experiment page's digest should be now."""
-    return {s.name: page_digest(s, inputs.locks.get(s.name, Lock(s.name))) for s in inputs.specs}
+    found = {s.name: page_digest(s, inputs.locks.get(s.name, Lock(s.name))) for s in inputs.specs}
+    for name, lock in inputs.locks.items():
+        found.setdefault(name, page_digest(None, lock))  # archived: spec removed, lock kept
+    return found

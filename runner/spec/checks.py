@@ -9,6 +9,7 @@ from typing import Any
 
 from runner.backends.catalog import target_qubits, unknown_local_target
 from runner.errors import Diagnostic, QrunError
+from runner.schedule import schedule_problem
 from runner.spec.expand import MAX_CIRCUITS, circuit_id, sweep_points, sweep_size
 from runner.spec.locate import Path as KeyPath
 from runner.spec.locate import Positions
@@ -60,6 +61,8 @@ def check_spec(
         )
     if problem := unknown_local_target(target):
         report.at_value(("backend", "target"), problem)
+    if execution.schedule and (problem := schedule_problem(execution.schedule)):
+        report.at_value(("execution", "schedule"), problem)
     options = execution.options
     if "resilience_level" in options and execution.primitive != "estimator":
         report.at_value(

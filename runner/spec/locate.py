@@ -121,6 +121,7 @@ class _Scanner:
                 parent = self.resolve((), [k for k, _ in parts[:-1]])
                 table = (*parent, parts[-1][0])
                 self.array_tables[table] = self.array_tables.get(table, 0) + 1
+                self.pos.keys.setdefault(table, self.where(start))  # the array: first header
                 current = (*table, self.array_tables[table] - 1)
                 self.pos.keys[current] = self.where(start)
                 self.i = self.text.find("]]", self.i) + 2

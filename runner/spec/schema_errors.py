@@ -21,7 +21,10 @@ _TYPES = {
 _HINTS = {
     ("execution", "shots"): "lower shots or split the spec",
     ("name",): "use lowercase letters, digits, '.', '_' and '-'",
+    ("circuits", "name"): "use lowercase letters, digits, '_' and '-'",
     ("backend", "target"): "e.g. 'local:aer', 'local:fake_manila', 'ibm_brisbane' or 'least_busy'",
+    ("execution", "schedule"): "use daily, weekly, monthly or a 5-field cron expression (UTC)",
+    ("qasm",): "use a path relative to the spec file, inside the repository",
 }
 
 
@@ -77,7 +80,8 @@ def describe(error: Any, file: str, positions: Positions) -> Iterator[Diagnostic
         msg = f"{name} must be {want} (got {_show(got)})"
     elif kind in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         op = {"minimum": "≥", "exclusiveMinimum": ">", "maximum": "≤", "exclusiveMaximum": "<"}
-        msg = _with_hint(path, f"{name} must be {op[kind]} {expected} (got {_show(got)})")
+        msg = f"{name} must be {op[kind]} {expected} (got {_show(got)})"
+        msg = _with_hint(path, msg) if kind.endswith("aximum") else msg  # hints say "lower"
     elif kind == "enum":
         choices = [str(c) for c in expected]
         msg = f"{name} must be one of {', '.join(choices)} (got {_show(got)})"

@@ -1,0 +1,241 @@
+"""SVG figures for the experiment pages, byte-deterministic and small.
+
+Figures are committed next to the reports, so the same data must give the same bytes (no
+dates, no version strings, salted ids fixed) and a page must not bloat the repository.
+Size budget: at most FIGURE_BUDGET_BYTES of SVG per experiment page, which holds because
+histograms are capped at MAX_HISTOGRAMS circuits x MAX_OUTCOMES bars, the trend at
+MAX_TREND_RUNS points, and text is stored as <text> (svg.fonttype "none"), not glyph paths.
+matplotlib is imported only here, inside the functions, and only the Figure API is used
+(no pyplot global state); mathtext is off, so `$` in a circuit id is just a dollar sign.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runner.spec.model import Spec
+
+FIGURE_BUDGET_BYTES = 300_000
+MAX_HISTOGRAMS = 12
+MAX_OUTCOMES = 16
+MAX_TREND_RUNS = 50
+MAX_SWEEP_SERIES = 8
+MAX_SWEEP_FIGURES = 4
+_LABEL_CHARS = 70
+
+_RC: dict[Any, Any] = {
+    "svg.hashsalt": "qrun",
+    "svg.fonttype": "none",
+    "text.parse_math": False,
+    "text.usetex": False,
+    "font.size": 8,
+    "axes.titlesize": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "svg.image_inline": True,
+}
+MEASURED, IDEAL, THRESHOLD = "#1f77b4", "#bbbbbb", "#d62728"
+
+
+@contextmanager
+def _figure(width: float, height: float) -> Iterator[Any]:
+    """A fresh Figure under fixed rc settings (Agg, salted ids, no mathtext)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    with matplotlib.rc_context(_RC):
+        yield Figure(figsize=(width, height), layout="constrained")
+
+
+def _svg(fig: Any) -> bytes:
+    """Savefig without Date/Creator metadata; must run inside _figure's rc context."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    return buffer.getvalue()
+
+
+def _label(text: str) -> str:
+    return text if len(text) <= _LABEL_CHARS else text[: _LABEL_CHARS - 1] + "…"
+
+
+def top_outcomes(
+    measured: Mapping[str, float], ideal: Mapping[str, float] | None, limit: int = MAX_OUTCOMES
+) -> list[str]:
+    """The `limit` most likely outcomes (measured or ideal), in bitstring order."""
+    ideal = ideal or {}
+    keys = set(measured) | set(ideal)
+    ranked = sorted(keys, key=lambda k: (-max(measured.get(k, 0.0), ideal.get(k, 0.0)), k))
+    return sorted(ranked[:limit])
+
+
+def histogram(
+    title: str, measured: Mapping[str, float], ideal: Mapping[str, float] | None
+) -> bytes:
+    """Measured vs ideal probabilities of the most likely outcomes of one circuit."""
+    keys = top_outcomes(measured, ideal)
+    shown = len(keys)
+    total = len(set(measured) | set(ideal or {}))
+    xs = range(shown)
+    with _figure(6.0, 2.6) as fig:
+        ax = fig.add_subplot()
+        width = 0.4 if ideal else 0.8
+        offset = width / 2 if ideal else 0.0
+        ax.bar([x - offset for x in xs], [measured.get(k, 0.0) for k in keys], width,
+               color=MEASURED, label="measured")  # fmt: skip
+        if ideal:
+            ax.bar([x + offset for x in xs], [ideal.get(k, 0.0) for k in keys], width,
+                   color=IDEAL, label="ideal (noiseless)")  # fmt: skip
+        ax.set_xticks(list(xs), keys, rotation=90 if shown > 8 or len(keys[0]) > 4 else 0,
+                      fontfamily="monospace")  # fmt: skip
+        ax.set_ylabel("probability")
+        ax.set_ylim(0, 1.0)
+        more = f" (top {shown} of {total} outcomes)" if total > shown else ""
+        ax.set_title(_label(title) + more, loc="left")
+        ax.legend(loc="upper right", frameon=False)
+        return _svg(fig)
+
+
+def _errorbars(points: Sequence[Mapping[str, Any]]) -> list[list[float]]:
+    """Asymmetric error bars from low/high (0 where a point has no interval)."""
+    below = [max(0.0, p["value"] - p["low"]) if p.get("low") is not None else 0.0 for p in points]
+    above = [max(0.0, p["high"] - p["value"]) if p.get("high") is not None else 0.0 for p in points]
+    return [below, above]
+
+
+def sweep(
+    title: str, parameter: str, series: Mapping[str, Sequence[tuple[float, Mapping[str, Any]]]]
+) -> bytes:
+    """Fidelity (with 95% intervals) against one numeric sweep parameter, a line per series."""
+    with _figure(6.0, 2.8) as fig:
+        ax = fig.add_subplot()
+        for label, points in list(sorted(series.items()))[:MAX_SWEEP_SERIES]:
+            ordered = sorted(points, key=lambda p: p[0])
+            xs = [x for x, _ in ordered]
+            metrics = [m for _, m in ordered]
+            ax.errorbar(xs, [m["value"] for m in metrics], yerr=_errorbars(metrics), marker="o",
+                        capsize=3, label=_label(label) if label else None)  # fmt: skip
+        values = sorted({x for points in series.values() for x, _ in points})
+        if len(values) <= 20:
+            ax.set_xticks(values, [f"{v:g}" for v in values])
+        ax.set_xlabel(_label(parameter))
+        ax.set_ylabel("Hellinger fidelity")
+        ax.set_ylim(0, 1.05)
+        ax.set_title(_label(title), loc="left")
+        if any(series):
+            ax.legend(loc="lower left", frameon=False)
+        return _svg(fig)
+
+
+def trend(
+    title: str,
+    runs: Sequence[tuple[str, str, Mapping[str, Any]]],
+    threshold: float | None,
+    ylabel: str,
+) -> bytes:
+    """Headline metric per completed run (id, backend, metric), 95% intervals, one colour per backend."""
+    runs = list(runs)[-MAX_TREND_RUNS:]
+    with _figure(6.0, 2.8) as fig:
+        ax = fig.add_subplot()
+        for backend in sorted({b for _, b, _ in runs}):
+            picked = [(i, m) for i, (_, b, m) in enumerate(runs) if b == backend]
+            metrics = [m for _, m in picked]
+            ax.errorbar([i for i, _ in picked], [m["value"] for m in metrics],
+                        yerr=_errorbars(metrics), marker="o", linestyle="none", capsize=3,
+                        label=_label(backend))  # fmt: skip
+        ax.plot(range(len(runs)), [m["value"] for _, _, m in runs], color=IDEAL, zorder=0)
+        if threshold is not None:
+            ax.axhline(threshold, color=THRESHOLD, linestyle="--", linewidth=1, label="threshold")
+        ax.set_xticks(range(len(runs)), [run_id.split("-")[0] for run_id, _, _ in runs],
+                      rotation=90 if len(runs) > 12 else 0)  # fmt: skip
+        ax.set_xlabel("run")
+        ax.set_ylabel(_label(ylabel))
+        ax.set_title(_label(title), loc="left")
+        ax.legend(loc="lower left", frameon=False)
+        return _svg(fig)
+
+
+@dataclass(frozen=True)
+class PageFigure:
+    """One figure of a page: where it goes under reports/, its alt text (raw), its bytes."""
+
+    path: str
+    alt: str
+    data: bytes
+
+
+def slug(text: str) -> str:
+    """A file-name-safe, collision-free stand-in for a circuit id or parameter name."""
+    readable = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "x"
+    return f"{readable}-{hashlib.sha256(text.encode()).hexdigest()[:6]}"
+
+
+def histogram_figures(
+    name: str, run_id: str, circuits: Sequence[Mapping[str, Any]], budget: int
+) -> list[PageFigure]:
+    """Histograms of the first MAX_HISTOGRAMS circuits with counts, within `budget` bytes."""
+    out: list[PageFigure] = []
+    for circuit in circuits:
+        if len(out) >= MAX_HISTOGRAMS:
+            break
+        measured = circuit.get("probabilities") or {}
+        if not measured:
+            continue
+        cid = str(circuit["circuit_id"])
+        data = histogram(cid, measured, circuit.get("ideal_probabilities"))
+        if len(data) > budget:
+            break
+        budget -= len(data)
+        path = f"figures/{name}/{run_id}-hist-{slug(cid)}.svg"
+        out.append(PageFigure(path, f"measured vs ideal outcomes of {cid}", data))
+    return out
+
+
+def _numeric(values: Sequence[Any]) -> bool:
+    return bool(values) and all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in values
+    )
+
+
+def sweep_figures(
+    name: str, run_id: str, spec: Spec, circuits: Sequence[Mapping[str, Any]]
+) -> list[PageFigure]:
+    """Fidelity against each numeric sweep parameter of each swept entry that has fidelities."""
+    fidelity = {
+        str(c["circuit_id"]): c["fidelity"]
+        for c in circuits
+        if c.get("fidelity") and c["fidelity"].get("value") is not None
+    }
+    out: list[PageFigure] = []
+    for entry in spec.entries:
+        for key in sorted(k for k, v in entry.sweep.items() if _numeric(v)):
+            series: dict[str, list[tuple[float, Mapping[str, Any]]]] = {}
+            for c in spec.circuits:
+                if c.entry != entry.name or c.circuit_id not in fidelity or key not in c.params:
+                    continue
+                others = ", ".join(f"{k}={c.params[k]}" for k in sorted(entry.sweep) if k != key)
+                series.setdefault(others, []).append((c.params[key], fidelity[c.circuit_id]))
+            if sum(len(s) for s in series.values()) >= 2 and len(out) < MAX_SWEEP_FIGURES:
+                data = sweep(f"{entry.name}: fidelity vs {key}", key, series)
+                path = f"figures/{name}/{run_id}-sweep-{slug(entry.name + '.' + key)}.svg"
+                out.append(PageFigure(path, f"fidelity of {entry.name} against {key}", data))
+    return out
+
+
+def trend_figure(
+    name: str, runs: Sequence[tuple[str, str, Mapping[str, Any]]], threshold: float | None
+) -> PageFigure | None:
+    """The headline metric across completed runs, when there are at least two."""
+    if len(runs) < 2:
+        return None
+    metric = str(runs[-1][2].get("name", "headline"))
+    data = trend(f"{name}: {metric} per run", runs, threshold, metric)
+    return PageFigure(f"figures/{name}/trend.svg", f"trend of {metric} across runs", data)

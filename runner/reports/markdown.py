@@ -1,0 +1,137 @@
+"""Jinja filters: text from specs and results made inert, numbers made readable.
+
+Everything a spec author, a backend or a result can put on a page (description, names,
+tags, circuit ids, error texts, backend names) is data, never Markdown or HTML. `md`
+turns it into one line of plain text that cannot open a tag, start a heading or list,
+emphasise, link, or end a table cell. Template syntax in the data needs no special care:
+values are substituted into templates, never compiled as template source.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+# ASCII punctuation that means something inline in CommonMark/GFM; a backslash makes it literal
+_INLINE = re.compile(r"([\\`*_\[\]|~])")
+# constructs that only mean something at the start of a line: heading, list, rule, setext
+_LEADING = re.compile(r"^()([#+=-]|\d{1,9}[.)](?=\s|$))")
+_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+MISSING = "—"
+
+STATUS_BADGES = {
+    "completed": "✅ completed",
+    "queued": "⏳ queued",
+    "running": "⏳ running",
+    "failed": "❌ failed",
+    "cancelled": "🚫 cancelled",
+    "claimed": "📝 claimed",
+}
+
+
+def md(value: Any) -> str:
+    """Plain text for Markdown: one line, no HTML, no emphasis/link/code/table syntax."""
+    if value is None:
+        return MISSING
+    text = "".join(ch for ch in str(value) if ch.isprintable() or ch.isspace())
+    text = " ".join(text.split())  # every newline, tab, CR and run of spaces -> one space
+    text = "".join(_ENTITIES.get(ch, ch) for ch in text)
+    text = _INLINE.sub(r"\\\1", text)
+    return _LEADING.sub(lambda m: f"{m[1]}{m[2][:-1]}\\{m[2][-1]}", text, count=1)
+
+
+def url(target: str) -> str:
+    """A link destination that cannot end the link early: spaces, brackets and parens encoded."""
+    return quote(target, safe=":/?#@!$&'*+,;=%~.-_")
+
+
+def badge(status: Any) -> str:
+    """Status as emoji + word; unknown statuses are shown escaped, never dropped."""
+    key = str(getattr(status, "value", status)).lower()
+    return STATUS_BADGES.get(key, f"❔ {md(key)}")
+
+
+def _decimals(half: float) -> int:
+    """Decimal places that show two significant digits of an uncertainty."""
+    return min(6, max(0, 1 - math.floor(math.log10(half))))
+
+
+def _fixed(x: float, decimals: int) -> str:
+    text = f"{x + 0.0:.{decimals}f}"
+    return text[1:] if text.startswith("-") and not text.strip("-0.") else text
+
+
+def num(value: Any, digits: int = 4) -> str:
+    """A number with `digits` significant digits; None and non-numbers as a dash."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return MISSING
+    return f"{value + 0.0:.{digits}g}"
+
+
+def metric(data: Mapping[str, Any] | None) -> str:
+    """value ± half-width of the 95% interval (or −a/+b when lopsided, or ± stderr)."""
+    if not data or data.get("value") is None:
+        return MISSING
+    value, low, high = float(data["value"]), data.get("low"), data.get("high")
+    unit = f" {md(data['unit'])}" if data.get("unit") else ""
+    if low is not None and high is not None:
+        minus, plus = max(0.0, value - low), max(0.0, high - value)
+        half = max(minus, plus)
+        if half <= 0:
+            return f"{num(value)}{unit}"
+        d = _decimals(half)
+        if abs(minus - plus) <= 0.25 * half:
+            return f"{_fixed(value, d)} ± {_fixed(half, d)}{unit}"
+        return f"{_fixed(value, d)} (−{_fixed(minus, d)}/+{_fixed(plus, d)}){unit}"
+    stderr = data.get("stderr")
+    if stderr:
+        d = _decimals(float(stderr))
+        return f"{_fixed(value, d)} ± {_fixed(float(stderr), d)} (1σ){unit}"
+    return f"{num(value)}{unit}"
+
+
+def parse_time(stamp: str | None) -> datetime | None:
+    """ISO 8601 (with Z or an offset) or None when absent or unreadable."""
+    if not stamp:
+        return None
+    try:
+        return datetime.fromisoformat(str(stamp))
+    except ValueError:
+        return None
+
+
+def date(stamp: str | None) -> str:
+    """YYYY-MM-DD HH:MM as recorded (runner timestamps are UTC); raw text when unparseable."""
+    when = parse_time(stamp)
+    if when is None:
+        return md(stamp)
+    return when.strftime("%Y-%m-%d %H:%M")
+
+
+def duration(start: str | None, end: str | None) -> str:
+    """Elapsed time between two stamps, e.g. 3m 20s or 2h 05m; a dash when either is missing."""
+    a, b = parse_time(start), parse_time(end)
+    if a is None or b is None or (a.tzinfo is None) != (b.tzinfo is None):
+        return MISSING
+    seconds = max(0, round((b - a).total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    if seconds < 86400:
+        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86400}d {seconds % 86400 // 3600:02d}h"
+
+
+FILTERS = {
+    "md": md,
+    "url": url,
+    "badge": badge,
+    "num": num,
+    "metric": metric,
+    "date": date,
+}

@@ -1,0 +1,266 @@
+"""Render reports/: the README.md dashboard, one page per experiment, and their figures.
+
+A pure function of specs, locks and stored analyses (plus a context that carries no
+wall-clock time), so re-rendering unchanged inputs yields the same bytes and the same
+commit-free working tree. Templates are package data (runner/reports/templates/*.j2);
+every value taken from a spec, a lock or a result reaches the page through the `md`
+filter (see markdown.py), never as template source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from runner.files import write_atomic
+from runner.lock import JobRecord, Lock, RunRecord, RunStatus
+from runner.reports import figures as fig
+from runner.reports.digest import page_digest, read_digest
+from runner.reports.drift import Alert, drift_alerts
+from runner.reports.markdown import FILTERS, duration
+from runner.spec.model import Spec
+
+__all__ = [
+    "ExperimentView",
+    "ReportContext",
+    "read_digest",
+    "render_reports",
+    "report_digest",
+    "write_reports",
+]
+
+MANIFEST = ".qrun-manifest"
+GENERATED = (
+    "<!-- qrun:generated: written by qrun from specs/ and lock files; edits are overwritten -->"
+)
+MAX_CALIBRATION_ROWS = 40
+UNTAGGED = "untagged"
+
+
+@dataclass(frozen=True)
+class ExperimentView:
+    """Everything one experiment page is rendered from."""
+
+    name: str
+    spec: Spec | None  # None when the spec was removed (archived)
+    lock: Lock
+    analyses: Mapping[str, dict[str, Any]]  # run id -> analysis.json of completed runs
+    spec_path: str  # relative to the repository root, e.g. specs/bell.toml
+    object_links: Mapping[str, str] = field(default_factory=dict)  # run id -> stored results
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """Dashboard-wide facts; generated_at is the newest lock update, never the clock."""
+
+    generated_from: str | None
+    generated_at: str
+    qpu_budget_seconds: float
+    qpu_used_seconds: float
+    queue_lengths: Mapping[str, int] = field(default_factory=dict)
+
+
+def report_digest(view: ExperimentView) -> str:
+    """The digest embedded in the page: the planner compares it to spot stale pages."""
+    return page_digest(view.spec, view.lock)
+
+
+def headline_of(view: ExperimentView, run: RunRecord) -> dict[str, Any] | None:
+    """A run's headline metric: from its analysis.json, else the copy kept in the lock."""
+    doc = view.analyses.get(run.id) or {}
+    metric = doc.get("headline") or run.headline or None
+    return metric if metric and metric.get("value") is not None else None
+
+
+def _completed(view: ExperimentView) -> list[tuple[RunRecord, dict[str, Any]]]:
+    out = []
+    for run in view.lock.runs:
+        metric = headline_of(view, run) if run.status is RunStatus.COMPLETED else None
+        if metric is not None:
+            out.append((run, metric))
+    return out
+
+
+def alerts_of(view: ExperimentView) -> list[Alert]:
+    """Current drift alerts (archived experiments have no thresholds and raise none)."""
+    if view.spec is None:
+        return []
+    rules = view.spec.analysis
+    history = [(run.id, metric) for run, metric in _completed(view)]
+    return drift_alerts(history, rules.fidelity_threshold, rules.drift_sigma, rules.history)
+
+
+@cache
+def _environment() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("runner", "reports/templates"),
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(FILTERS)
+    return env
+
+
+def _calibration(doc: Mapping[str, Any], transpiled: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The calibration rows of the physical qubits (and couplers) the run used."""
+    cal = doc.get("calibration") or {}
+    if not cal:
+        return None
+    used = {q for t in transpiled.values() for q in t.get("physical_qubits") or ()}
+    qubits = [q for q in cal.get("qubits", ()) if not used or q.get("qubit") in used]
+    gates = [
+        g for g in cal.get("two_qubit_gates", ()) if not used or set(g.get("qubits", ())) <= used
+    ]
+    shown = qubits[:MAX_CALIBRATION_ROWS], gates[:MAX_CALIBRATION_ROWS]
+    return {**cal, "qubits": shown[0], "gates": shown[1],
+            "hidden": len(qubits) + len(gates) - len(shown[0]) - len(shown[1])}  # fmt: skip
+
+
+def _results(
+    view: ExperimentView, run: RunRecord, doc: Mapping[str, Any], draw: bool, budget: int
+) -> dict[str, Any]:
+    """Per-circuit rows, observables, histograms, sweep figures and calibration of one run."""
+    circuits = list(doc.get("circuits") or ())
+    transpiled = doc.get("transpiled") or run.transpiled or {}
+    widths = {c.circuit_id: c.width for c in view.spec.circuits} if view.spec else {}
+    rows, observables = [], []
+    for c in circuits:
+        cid = str(c["circuit_id"])
+        tp = transpiled.get(cid) or {}
+        metrics = c.get("metrics") or {}
+        width = len(tp.get("physical_qubits") or ()) or widths.get(cid)
+        if width is None and c.get("counts"):
+            width = len(next(iter(c["counts"])))
+        plain = [
+            (k, m) for k, m in sorted(metrics.items()) if not k.startswith(("ev[", "deviation["))
+        ]
+        rows.append({"id": cid, "width": width, "depth": tp.get("depth"),
+                     "twoq": tp.get("two_qubit_gates"), "fidelity": c.get("fidelity"),
+                     "note": c.get("fidelity_note"), "metrics": plain})  # fmt: skip
+        for label in c.get("observables") or ():
+            ev = metrics.get(f"ev[{label}]")
+            observables.append({"id": cid, "label": label, "ev": ev,
+                                "deviation": metrics.get(f"deviation[{label}]")})  # fmt: skip
+    sweeps = fig.sweep_figures(view.name, run.id, view.spec, circuits) if draw and view.spec else []
+    budget -= sum(len(f.data) for f in sweeps)
+    hists = fig.histogram_figures(view.name, run.id, circuits, budget) if draw else []
+    with_counts = sum(1 for c in circuits if c.get("probabilities"))
+    return {"run": run, "doc": doc, "rows": rows, "observables": observables,
+            "sweeps": sweeps, "histograms": hists, "with_counts": with_counts,
+            "calibration": _calibration(doc, transpiled)}  # fmt: skip
+
+
+def _experiment(view: ExperimentView, draw: bool) -> tuple[str, list[fig.PageFigure]]:
+    """The experiment page's Markdown and the figures it links to."""
+    completed = _completed(view)
+    threshold = view.spec.analysis.fidelity_threshold if view.spec else None
+    window = view.spec.analysis.history if view.spec else fig.MAX_TREND_RUNS
+    points = [(r.id, r.backend or r.target, m) for r, m in completed][-window:]
+    trend = fig.trend_figure(view.name, points, threshold) if draw else None
+    budget = fig.FIGURE_BUDGET_BYTES - (len(trend.data) if trend else 0)
+    done = [r for r in view.lock.runs if r.status is RunStatus.COMPLETED]
+    results: dict[str, Any] | None = None
+    if done:
+        doc = view.analyses.get(done[-1].id)
+        results = _results(view, done[-1], doc, draw, budget) if doc else {"run": done[-1]}
+    history = [{"run": r, "headline": headline_of(view, r)} for r in reversed(view.lock.runs)]
+    page = _environment().get_template("experiment.md.j2").render(
+        generated=GENERATED, digest=report_digest(view), view=view, spec=view.spec,
+        alerts=alerts_of(view), latest=view.lock.latest, results=results, history=history,
+        trend=trend, duration=duration, max_histograms=fig.MAX_HISTOGRAMS,
+    )  # fmt: skip
+    figures = ([trend] if trend else []) + (
+        [*results.get("sweeps", ()), *results.get("histograms", ())] if results else []
+    )
+    return page, figures
+
+
+def _dashboard(views: Sequence[ExperimentView], ctx: ReportContext) -> str:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    pending: list[tuple[str, RunRecord, JobRecord | None, int | None]] = []
+    alerts: list[tuple[str, Alert]] = []
+    archived: list[dict[str, Any]] = []
+    for view in views:
+        latest = view.lock.latest
+        completed = _completed(view)
+        row = {"view": view, "latest": latest, "headline": completed[-1] if completed else None}
+        if view.spec is None:
+            archived.append(row)
+        for tag in (view.spec.tags or (UNTAGGED,)) if view.spec else ():
+            groups.setdefault(tag, []).append(row)
+        alerts += [(view.name, alert) for alert in alerts_of(view)]
+        for run in view.lock.runs:
+            if run.status.pending:
+                queue = ctx.queue_lengths.get(run.backend or run.target)
+                pending += [(view.name, run, job, queue) for job in run.jobs] or [
+                    (view.name, run, None, queue)
+                ]
+    order = sorted(groups, key=lambda t: (t == UNTAGGED, t))
+    budget, used = ctx.qpu_budget_seconds, ctx.qpu_used_seconds
+    return _environment().get_template("dashboard.md.j2").render(
+        generated=GENERATED, ctx=ctx, groups=[(t, groups[t]) for t in order], pending=pending,
+        alerts=alerts, archived=archived, duration=duration, active=len(views) - len(archived),
+        percent=f"{100 * used / budget:.1f}%" if budget > 0 else "no budget set",
+    )  # fmt: skip
+
+
+def render_reports(
+    views: Sequence[ExperimentView], ctx: ReportContext, *, figures: bool = True
+) -> dict[str, bytes]:
+    """{path under reports/: bytes} for the dashboard, every page and its figures.
+
+    figures=False skips matplotlib entirely (pages then carry no figure links).
+    """
+    ordered = sorted(views, key=lambda v: v.name)
+    names = [v.name for v in ordered]
+    if len(set(names)) != len(names):
+        raise ValueError(
+            f"duplicate experiment views: {sorted(n for n in names if names.count(n) > 1)}"
+        )
+    files: dict[str, bytes] = {}
+    for view in ordered:
+        page, drawn = _experiment(view, figures)
+        files[f"{view.name}.md"] = page.encode("utf-8")
+        files.update((f.path, f.data) for f in drawn)
+    files["README.md"] = _dashboard(ordered, ctx).encode("utf-8")
+    return dict(sorted(files.items()))
+
+
+def _safe(reports_dir: Path, rel: str) -> Path:
+    path = reports_dir / rel
+    if Path(rel).is_absolute() or ".." in Path(rel).parts or not rel:
+        raise ValueError(f"report path {rel!r} escapes {reports_dir}")
+    return path
+
+
+def write_reports(reports_dir: Path, files: Mapping[str, bytes], prune: bool = True) -> list[str]:
+    """Write changed files atomically; with prune, delete files an earlier render made that
+    this one did not (listed in reports/.qrun-manifest). Returns the changed paths."""
+    manifest = reports_dir / MANIFEST
+    before = set(manifest.read_text("utf-8").splitlines()) if manifest.exists() else set()
+    changed = [
+        rel for rel, data in sorted(files.items()) if write_atomic(_safe(reports_dir, rel), data)
+    ]
+    if prune:
+        for rel in sorted(before - set(files) - {""}):
+            path = _safe(reports_dir, rel)
+            if path.is_file():
+                path.unlink()
+                changed.append(rel)
+            for parent in path.parents:  # drop directories the pruning emptied, not reports/
+                if parent == reports_dir or not parent.is_dir() or any(parent.iterdir()):
+                    break
+                parent.rmdir()
+    kept = set(files) if prune else set(files) | before
+    listing = "".join(f"{rel}\n" for rel in sorted(kept - {""}))
+    if write_atomic(manifest, listing):
+        changed.append(MANIFEST)
+    return sorted(changed)

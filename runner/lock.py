@@ -117,9 +117,25 @@ def lock_schema() -> dict[str, Any]:
     return json.loads(text)
 
 
+@cache
+def _fast_validator() -> Any:
+    """Compiled check for the common case (a valid lock); messages come from jsonschema."""
+    import fastjsonschema
+
+    return fastjsonschema.compile(
+        {**lock_schema(), "$schema": "http://json-schema.org/draft-07/schema#"}
+    )
+
+
 def _validate(doc: dict[str, Any], file: str) -> None:
+    import fastjsonschema
     from jsonschema import Draft202012Validator
 
+    try:
+        _fast_validator()(doc)
+        return
+    except fastjsonschema.JsonSchemaException:
+        pass
     errors = list(Draft202012Validator(lock_schema()).iter_errors(doc))
     if errors:
         raise SpecError(

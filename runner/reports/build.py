@@ -78,3 +78,8 @@ def build_reports(config: Config, queue_lengths: dict[str, int] | None = None) -
     )
     files = render_reports(views, ctx)
     return write_reports(config.reports_dir, files)
+
+
+def _link(url: str) -> str:
+    """Store URLs as pages in reports/ link them: local paths are relative to the repo root."""
+    return url if "://" in url or url.startswith("/") else "../" + url

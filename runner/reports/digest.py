@@ -7,14 +7,12 @@ pin the stored results) and the renderer version, so hashing those is enough.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runner.lock import Lock, to_document
+from runner.lock import Lock
 
 if TYPE_CHECKING:
     from runner.config import Config
@@ -28,20 +26,22 @@ _MARKER_RE = re.compile(r"<!-- qrun:digest ([0-9a-f]{64}) -->")
 
 def page_digest(spec: Spec | None, lock: Lock) -> str:
     """sha256 of everything an experiment page depends on."""
+    # reprs of frozen dataclasses are deterministic and far cheaper than asdict + JSON;
+    # a change in their shape changes the digest, which only causes one re-render.
     spec_part = None
     if spec is not None:
-        spec_part = {
-            "name": spec.name,
-            "description": spec.description,
-            "tags": list(spec.tags),
-            "target": spec.target,
-            "execution": asdict(spec.execution),
-            "analysis": asdict(spec.analysis),
-            "run_hash": spec.run_hash,
-            "circuits": [c.circuit_id for c in spec.circuits],
-        }
-    doc = {"v": RENDER_VERSION, "spec": spec_part, "lock": to_document(lock)}
-    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+        spec_part = (
+            spec.name,
+            spec.description,
+            spec.tags,
+            spec.target,
+            spec.execution,
+            spec.analysis,
+            spec.run_hash,
+            tuple(c.circuit_id for c in spec.circuits),
+        )
+    text = repr((RENDER_VERSION, spec_part, lock))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def read_digest(page: Path) -> str | None:
@@ -63,5 +63,6 @@ def expected_digests(config: Config, inputs: Inputs) -> Mapping[str, str]:
     """What each experiment page's digest should be now."""
     found = {s.name: page_digest(s, inputs.locks.get(s.name, Lock(s.name))) for s in inputs.specs}
     for name, lock in inputs.locks.items():
-        found.setdefault(name, page_digest(None, lock))  # archived: spec removed, lock kept
+        if name not in found:
+            found[name] = page_digest(None, lock)  # archived: spec removed, lock kept
     return found

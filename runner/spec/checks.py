@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from runner.errors import Diagnostic, QrunError
 from runner.schedule import schedule_problem
 from runner.spec.expand import MAX_CIRCUITS, circuit_id, sweep_points, sweep_size
 from runner.spec.locate import Path as KeyPath
-from runner.spec.locate import Positions
+from runner.spec.locate import Positions, locate
 from runner.spec.model import CircuitEntry, Execution, ExpandedCircuit
 
 
@@ -23,7 +24,12 @@ class Context:
     file: str
     path: Path
     repo_root: Path
-    positions: Positions
+    text: str
+
+    @cached_property
+    def positions(self) -> Positions:
+        """Computed only when a problem needs pointing at (most specs have none)."""
+        return locate(self.text)
 
 
 @dataclass
@@ -142,10 +148,11 @@ def _check_template(entry: CircuitEntry, where: KeyPath, report: _Reporter) -> d
             label = f"{circuit_id(entry, point)}: " if point else ""
             path = (*where, "sweep") if point else (*where, "params")
             line_key = next((k for k in merged if any(p.startswith(k) for p in problems)), None)
-            if line_key is not None:
-                path = (
-                    (*path, line_key) if (line_key in point or line_key in entry.params) else path
-                )
+            if line_key in point:  # the offending sweep value itself
+                values = entry.sweep[line_key]
+                path = (*where, "sweep", line_key, values.index(point[line_key]))
+            elif line_key in entry.params:
+                path = (*where, "params", line_key)
             report.at_value(path, f"{label}template '{template.name}': {'; '.join(problems[:3])}")
             return params
         _add(report, entry, point, template.width_of(merged), merged)

@@ -32,17 +32,65 @@ def experiment_schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> Any:
-    from jsonschema import Draft202012Validator
+    """Draft 2020-12, except that 4096.0 is not an integer: TOML keeps them apart, and so
+    does the run identity (shots = 4096.0 must not be a different run from shots = 4096)."""
+    from jsonschema import Draft202012Validator, validators
 
-    return Draft202012Validator(experiment_schema())
+    checker = Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool)
+    )
+    strict = validators.extend(Draft202012Validator, type_checker=checker)
+    return strict(experiment_schema())
+
+
+@cache
+def _resolved(root: Path) -> Path:
+    return root.resolve()
 
 
 def display_path(path: Path, repo_root: Path) -> str:
     """A path as messages show it: relative to the repository when inside it."""
     try:
-        return path.resolve().relative_to(repo_root.resolve()).as_posix()
+        return path.absolute().relative_to(_resolved(repo_root)).as_posix()
     except ValueError:
-        return str(path)
+        try:
+            return path.resolve().relative_to(_resolved(repo_root)).as_posix()
+        except ValueError:
+            return str(path)
+
+
+@cache
+def _fast_validator() -> Any:
+    """A compiled validator (fastjsonschema) that only answers "valid?" quickly; the schema
+    uses no keyword that draft 7 lacks, and errors are always re-derived with jsonschema."""
+    import fastjsonschema
+
+    return fastjsonschema.compile(
+        {**experiment_schema(), "$schema": "http://json-schema.org/draft-07/schema#"}
+    )
+
+
+def _ints_are_ints(schema: dict[str, Any], value: Any) -> bool:
+    """fastjsonschema accepts 4096.0 as an integer; TOML (and the run identity) does not."""
+    if schema.get("type") == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        return all(_ints_are_ints(props[k], v) for k, v in value.items() if k in props)
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return all(_ints_are_ints(schema["items"], v) for v in value)
+    return True
+
+
+def schema_valid(doc: dict[str, Any]) -> bool:
+    """Fast path: True when the document certainly satisfies the experiment schema."""
+    import fastjsonschema
+
+    try:
+        _fast_validator()(doc)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return _ints_are_ints(experiment_schema(), doc)
 
 
 def parse_toml(text: str, file: str) -> dict[str, Any]:
@@ -64,17 +112,18 @@ def load_spec(path: Path, repo_root: Path) -> Spec:
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError([Diagnostic(file, 1, 1, f"cannot read spec: {exc}")]) from None
     doc = parse_toml(text, file)
-    positions = locate(text)
-    diagnostics = [
-        d
-        for error in sorted(
-            _validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))
-        )
-        for d in describe(error, file, positions)
-    ]
-    if diagnostics:
-        raise SpecError(sorted(diagnostics, key=lambda d: (d.line, d.col)))
-    context = checks.Context(file=file, path=path, repo_root=repo_root, positions=positions)
+    if not schema_valid(doc):
+        positions = locate(text)
+        diagnostics = [
+            d
+            for error in sorted(
+                _validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))
+            )
+            for d in describe(error, file, positions)
+        ]
+        if diagnostics:
+            raise SpecError(sorted(diagnostics, key=lambda d: (d.line, d.col)))
+    context = checks.Context(file=file, path=path, repo_root=repo_root, text=text)
     return _build(doc, context)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -71,6 +72,19 @@ def params_schema(title: str, properties: dict[str, Any], required: tuple[str, .
     return schema
 
 
+_VALIDATED: dict[tuple[str, str], tuple[str, ...]] = {}
+_VALIDATORS: dict[str, Any] = {}
+
+
+def _validator_for(name: str, schema: dict) -> Any:
+    """One compiled jsonschema validator per template."""
+    if name not in _VALIDATORS:
+        from jsonschema import Draft202012Validator
+
+        _VALIDATORS[name] = Draft202012Validator(schema)
+    return _VALIDATORS[name]
+
+
 @dataclass(frozen=True)
 class Template:
     """One circuit family: ``build(measure=True, **params)`` returns a ``QuantumCircuit``.
@@ -97,13 +111,25 @@ class Template:
 
     def validate(self, params: Mapping[str, Any]) -> list[str]:
         """Every problem with ``params``: unknown keys and JSON Schema errors, then cross-field
+        checks (those assume a schema-valid input, so they only run when it is).
+
+        Memoised on the canonical JSON of the parameters: a repository repeats the same
+        template parameters across many specs and sweep points."""
+        key = (self.name, json.dumps(dict(params), sort_keys=True, default=repr))
+        if key not in _VALIDATED:
+            if len(_VALIDATED) > 10_000:
+                _VALIDATED.clear()
+            _VALIDATED[key] = tuple(self._validate(params))
+        return list(_VALIDATED[key])
+
+    def _validate(self, params: Mapping[str, Any]) -> list[str]:
+        """Every problem with ``params``: unknown keys and JSON Schema errors, then cross-field
         checks (those assume a schema-valid input, so they only run when it is)."""
-        from jsonschema import Draft202012Validator
 
         resolved = self.resolve(params)
         known = self.params_schema.get("properties", {})
         problems = [_unknown_key(key, known) for key in resolved if key not in known]
-        validator = Draft202012Validator(self.params_schema)
+        validator = _validator_for(self.name, self.params_schema)
         for error in sorted(validator.iter_errors(resolved), key=_error_order):
             if error.validator == "additionalProperties" and not error.absolute_path:
                 continue  # reported above, with a hint

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -112,20 +112,27 @@ def make_plan(
     from runner.reports.digest import expected_digests, read_digests
 
     names = [s.name for s in inputs.specs] + list(inputs.locks)
-    return plan(
-        PlanInput(
-            specs=inputs.specs,
-            locks=inputs.locks,
-            now=now,
-            trigger=trigger,
-            limits=config.limits,
-            invalid=inputs.invalid,
-            retry=retry,
-            report_digests=read_digests(config.reports_dir, names),
-            expected_digests=expected_digests(config, inputs),
-            service_remaining_seconds=remaining_quota(config, inputs, backend_for),
-        )
+    base = PlanInput(
+        specs=inputs.specs,
+        locks=inputs.locks,
+        now=now,
+        trigger=trigger,
+        limits=config.limits,
+        invalid=inputs.invalid,
+        retry=retry,
+        report_digests=read_digests(config.reports_dir, names),
+        expected_digests=expected_digests(config, inputs),
     )
+    actions = plan(base)
+    # Ask the service for the remaining quota only when hardware submissions are planned.
+    specs = {s.name: s for s in inputs.specs}
+    if any(
+        a.kind is Kind.SUBMIT and not specs[a.name].target.startswith("local:") for a in actions
+    ):
+        remaining = remaining_quota(config, inputs, backend_for)
+        if remaining is not None:
+            actions = plan(replace(base, service_remaining_seconds=remaining))
+    return actions
 
 
 @dataclass(frozen=True)

@@ -67,8 +67,12 @@ def service_for(settings: IbmSettings) -> Any:
             "IBM Quantum targets need credentials: set IBM_QUANTUM_TOKEN (an IBM "
             "Cloud API key) and IBM_QUANTUM_INSTANCE (the instance CRN)"
         )
+    import logging
+
     from qiskit_ibm_runtime import QiskitRuntimeService
 
+    # "Loading account with the given token" is logged at WARNING on every construction.
+    logging.getLogger("qiskit_ibm_runtime.qiskit_runtime_service").setLevel(logging.ERROR)
     kwargs: dict[str, Any] = {
         "channel": settings.channel,
         "token": settings.token,

@@ -210,10 +210,10 @@ def _carry_out(ctx: RunContext, action: Action, specs: dict, locks: dict[str, Lo
                 ctx, specs[action.name], lock, action.run_id or "", action.trigger or "manual"
             )
             run = next(r for r in lock.runs if r.id == action.run_id)
-            lock = collect(ctx, lock, run)
+            lock = collect(ctx, lock, run, specs.get(action.name))
         elif action.kind is Kind.COLLECT:
             run = next(r for r in lock.runs if r.id == action.run_id)
-            lock = collect(ctx, lock, run)
+            lock = collect(ctx, lock, run, specs.get(action.name))
         else:
             return _retire(ctx, action, lock)
     except ClaimLost as exc:

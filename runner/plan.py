@@ -69,7 +69,10 @@ def history(locks: Mapping[str, Lock]) -> list[Observed]:
     """Completed hardware runs with recorded QPU time, to refine estimates."""
     return [
         Observed(
-            r.backend or r.target, len(r.jobs), r.headline.get("circuit_shots", 0), r.qpu_seconds
+            r.backend or r.target,
+            len(r.jobs),
+            (r.shots or 0) * sum(len(j.circuits) for j in r.jobs),  # circuits × shots run
+            r.qpu_seconds,
         )
         for lock in locks.values()
         for r in lock.runs

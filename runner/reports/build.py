@@ -7,12 +7,15 @@ back through the store and verified against the checksum the lock recorded.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from runner.config import Config
 from runner.inputs import load_inputs
 from runner.lock import Lock, RunStatus
 from runner.plan import qpu_seconds_used
+from runner.reports.digest import page_digest, read_digest
+from runner.reports.render import MANIFEST
 from runner.schedule import parse_time
 from runner.spec.loader import display_path
 
@@ -32,7 +35,12 @@ def _analyses(store: Any, lock: Lock) -> dict[str, dict[str, Any]]:
 
 def build_reports(config: Config, queue_lengths: dict[str, int] | None = None) -> list[str]:
     """Render reports/ from the repository's current specs and locks; return changed paths."""
-    from runner.reports.render import ExperimentView, ReportContext, render_reports, write_reports
+    from runner.reports.render import (
+        ExperimentView,
+        ReportContext,
+        render_reports,
+        write_reports,
+    )
     from runner.stores.config import StoreConfig, open_store
     from runner.stores.keys import analysis_key
 
@@ -41,9 +49,14 @@ def build_reports(config: Config, queue_lengths: dict[str, int] | None = None) -
     specs = {s.name: s for s in inputs.specs}
     names = sorted(set(specs) | set(inputs.locks))
     views = []
+    reuse: dict[str, dict[str, bytes]] = {}
+    manifest = _manifest(config.reports_dir)
     for name in names:
         lock = inputs.locks.get(name, Lock(name))
         spec = specs.get(name)
+        kept = _current_files(config.reports_dir, name, page_digest(spec, lock), manifest)
+        if kept is not None:
+            reuse[name] = kept
         links = {
             r.id: store.url("results", analysis_key(name, r.id))
             for r in lock.runs
@@ -55,7 +68,7 @@ def build_reports(config: Config, queue_lengths: dict[str, int] | None = None) -
                 name=name,
                 spec=spec,
                 lock=lock,
-                analyses=_analyses(store, lock),
+                analyses={} if name in reuse else _analyses(store, lock),
                 spec_path=display_path(path, config.repo_root),
                 object_links=links,
             )
@@ -76,10 +89,33 @@ def build_reports(config: Config, queue_lengths: dict[str, int] | None = None) -
         qpu_used_seconds=qpu_seconds_used(inputs.locks, now) if now else 0.0,
         queue_lengths=queue_lengths or {},
     )
-    files = render_reports(views, ctx)
+    files = render_reports(views, ctx, reuse=reuse)
     return write_reports(config.reports_dir, files)
 
 
 def _link(url: str) -> str:
     """Store URLs as pages in reports/ link them: local paths are relative to the repo root."""
     return url if "://" in url or url.startswith("/") else "../" + url
+
+
+def _manifest(reports_dir: Path) -> list[str]:
+    path = reports_dir / MANIFEST
+    return path.read_text("utf-8").splitlines() if path.exists() else []
+
+
+def _current_files(
+    reports_dir: Path, name: str, digest: str, manifest: list[str]
+) -> dict[str, bytes] | None:
+    """The committed page and figures of an experiment, when the page is current and whole."""
+    page = reports_dir / f"{name}.md"
+    if read_digest(page) != digest:
+        return None
+    prefix = f"figures/{name}/"
+    files = {f"{name}.md": page.read_bytes()}
+    for rel in manifest:
+        if rel.startswith(prefix):
+            path = reports_dir / rel
+            if not path.is_file():
+                return None  # a figure went missing: render again
+            files[rel] = path.read_bytes()
+    return files

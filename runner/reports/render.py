@@ -213,11 +213,18 @@ def _dashboard(views: Sequence[ExperimentView], ctx: ReportContext) -> str:
 
 
 def render_reports(
-    views: Sequence[ExperimentView], ctx: ReportContext, *, figures: bool = True
+    views: Sequence[ExperimentView],
+    ctx: ReportContext,
+    *,
+    figures: bool = True,
+    reuse: Mapping[str, Mapping[str, bytes]] | None = None,
 ) -> dict[str, bytes]:
     """{path under reports/: bytes} for the dashboard, every page and its figures.
 
-    figures=False skips matplotlib entirely (pages then carry no figure links).
+    figures=False skips matplotlib entirely (pages then carry no figure links). reuse maps
+    an experiment name to its already-rendered, still-current files (page and figures):
+    those are kept as they are, so unchanged experiments cost nothing and need no stored
+    results (a fresh CI checkout has no local store).
     """
     ordered = sorted(views, key=lambda v: v.name)
     names = [v.name for v in ordered]
@@ -227,6 +234,9 @@ def render_reports(
         )
     files: dict[str, bytes] = {}
     for view in ordered:
+        if reuse and view.name in reuse:
+            files.update(reuse[view.name])
+            continue
         page, drawn = _experiment(view, figures)
         files[f"{view.name}.md"] = page.encode("utf-8")
         files.update((f.path, f.data) for f in drawn)

@@ -181,22 +181,27 @@ def _add(
 
 def _check_qasm(rel: str, where: KeyPath, report: _Reporter, ctx: Context) -> int | None:
     root = ctx.repo_root.resolve()
-    candidate = ctx.path.parent / rel
-    resolved = candidate.resolve()
-    if Path(rel).is_absolute() or not resolved.is_relative_to(root):
+    try:
+        resolved = (ctx.path.parent / rel).resolve()
+        inside = not Path(rel).is_absolute() and resolved.is_relative_to(root)
+        data = resolved.read_bytes() if inside and resolved.is_file() else None
+    except (OSError, ValueError) as exc:  # a NUL byte, a name too long, no permission
+        reason = getattr(exc, "strerror", None) or str(exc)
+        report.at_value(where, f"QASM file '{rel}' cannot be read ({reason}); check the path")
+        return None
+    if not inside:
         report.at_value(
             where,
             f"QASM path '{rel}' leaves the repository; keep circuit files "
             "inside it (relative to the spec, no '..' escape or symlink out)",
         )
         return None
-    if not resolved.is_file():
+    if data is None:
         report.at_value(
             where,
             f"QASM file '{rel}' not found (looked for {resolved.relative_to(root).as_posix()})",
         )
         return None
-    data = resolved.read_bytes()
     report.result.qasm_digests[rel] = hashlib.sha256(data).hexdigest()
     from runner.templates.qasm import load_qasm, qasm_error
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from datetime import date, time
 from typing import Any
 
 from runner.spec.model import CircuitEntry
@@ -15,7 +16,14 @@ def format_value(value: Any) -> str:
     """Compact, stable rendering of a parameter value for circuit ids."""
     if isinstance(value, str):
         return value
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+    # TOML dates and times have no JSON form: show them as written (ISO 8601)
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, default=_iso)
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, date | time):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} has no circuit-id form")
 
 
 def sweep_points(entry: CircuitEntry) -> list[dict[str, Any]]:

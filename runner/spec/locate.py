@@ -8,6 +8,7 @@ enough to record where each key path (tuples of str keys and int indices) starts
 from __future__ import annotations
 
 import bisect
+import tomllib
 from dataclasses import dataclass, field
 
 Path = tuple[str | int, ...]
@@ -90,7 +91,10 @@ class _Scanner:
             self.skip_ws(newlines=False)
             start = self.i
             if self.peek() in ('"', "'"):
-                parts.append((self.read_string(), start))
+                raw = self.read_string()
+                if self.text[start] == '"' and "\\" in raw:  # escapes: the key tomllib sees
+                    raw = tomllib.loads(f'k = "{raw}"')["k"]
+                parts.append((raw, start))
             else:
                 while self.i < len(self.text) and self.text[self.i] in _BARE:
                     self.i += 1
@@ -100,12 +104,14 @@ class _Scanner:
                 return parts
             self.i += 1
 
-    def resolve(self, base: Path, keys: list[str]) -> Path:
+    def resolve(self, base: Path, keys: list[str], header: int) -> Path:
+        """The path a table header names; implicit super-tables start at that header."""
         path = base
         for key in keys:
             path = (*path, key)
             if path in self.array_tables:
                 path = (*path, self.array_tables[path] - 1)
+            self.pos.keys.setdefault(path, self.where(header))
         return path
 
     def document(self) -> Positions:
@@ -118,7 +124,7 @@ class _Scanner:
             if self.peek(2) == "[[":
                 self.i += 2
                 parts = self.read_key()
-                parent = self.resolve((), [k for k, _ in parts[:-1]])
+                parent = self.resolve((), [k for k, _ in parts[:-1]], start)
                 table = (*parent, parts[-1][0])
                 self.array_tables[table] = self.array_tables.get(table, 0) + 1
                 self.pos.keys.setdefault(table, self.where(start))  # the array: first header
@@ -128,7 +134,7 @@ class _Scanner:
             elif self.peek() == "[":
                 self.i += 1
                 parts = self.read_key()
-                current = self.resolve((), [k for k, _ in parts])
+                current = self.resolve((), [k for k, _ in parts], start)
                 self.pos.keys.setdefault(current, self.where(start))
                 self.i = self.text.find("]", self.i) + 1
             else:

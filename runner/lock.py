@@ -256,12 +256,12 @@ def merge_locks(primary: Lock, secondary: Lock) -> Lock:
     ]
     first = {r.id: r for r in primary.runs}
     second = {r.id: r for r in secondary.runs}
-    merged = []
+    merged: list[RunRecord] = []
     for run_id in ids:
         a, b = first.get(run_id), second.get(run_id)
-        if a is None or b is None:
-            merged.append(a or b)
-        else:
+        if a is not None and b is not None:
             merged.append(b if b.status.rank > a.status.rank else a)
+        else:
+            merged.append(a or b)  # type: ignore[arg-type]  # one side always has the id
     merged.sort(key=lambda r: (r.created, r.id))
-    return Lock(primary.name, tuple(r for r in merged if r is not None))
+    return Lock(primary.name, tuple(merged))

@@ -127,7 +127,11 @@ def apply_and_sync(
 ) -> ApplyResult:
     """apply, with claims pushed before submitting and the results committed (and pushed)."""
     sync = Sync(config, out, push)
-    hooks = Hooks(claim=sync.claim, checkpoint=lambda message: sync.publish(message + " [skip ci]"))
+
+    def checkpoint(message: str) -> None:
+        sync.publish(message + " [skip ci]")
+
+    hooks = Hooks(claim=sync.claim, checkpoint=checkpoint)
     result = apply(config, out, trigger, only, retry, hooks)
     if sync.publish(commit_message(result)):
         out.line("committed" + (" and pushed" if push else "") + " locks and reports")

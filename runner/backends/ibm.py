@@ -14,6 +14,7 @@ import re
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 from runner.backends.base import JobOutcome, JobRef, JobStatus, RunRequest, Submission
@@ -231,9 +232,7 @@ class IbmBackend:
                 for index, (part, part_ids) in enumerate(parts):
                     primitive = self._primitive(request, batch)
                     primitive.options.environment.job_tags = [*request.tags, f"qrun:part:{index}"]
-                    job = _guard(
-                        self.settings, "submit the job", lambda p=primitive, q=part: p.run(q)
-                    )
+                    job = _guard(self.settings, "submit the job", partial(primitive.run, part))
                     refs.append(JobRef(job.job_id(), tuple(part_ids)))
         used = sorted({q for info in infos.values() for q in info.physical_qubits})
         properties = _guard(self.settings, "read calibration", device.properties)
@@ -272,9 +271,7 @@ class IbmBackend:
         outcomes = []
         queue: list[int | None] = []
         for job_id in job_ids:
-            job = _guard(
-                self.settings, f"look up job {job_id}", lambda j=job_id: self.service.job(j)
-            )
+            job = _guard(self.settings, f"look up job {job_id}", partial(self.service.job, job_id))
             raw = _guard(self.settings, f"poll job {job_id}", job.status)
             status = STATUS.get(str(raw), JobStatus.QUEUED)
             if status is JobStatus.COMPLETED:
@@ -314,9 +311,7 @@ class IbmBackend:
         from qiskit_ibm_runtime.exceptions import RuntimeInvalidStateError
 
         for job_id in job_ids:
-            job = _guard(
-                self.settings, f"look up job {job_id}", lambda j=job_id: self.service.job(j)
-            )
+            job = _guard(self.settings, f"look up job {job_id}", partial(self.service.job, job_id))
             try:
                 _guard(self.settings, f"cancel job {job_id}", job.cancel)
             except (RuntimeInvalidStateError, BackendError):

@@ -76,7 +76,7 @@ def describe(error: Any, file: str, positions: Positions) -> Iterator[Diagnostic
     line, col = positions.value(path)
     if kind == "type":
         types = expected if isinstance(expected, list) else [expected]
-        want = " or ".join(_TYPES.get(t, t) for t in types)
+        want = " or ".join(_TYPES.get(str(t), str(t)) for t in types)
         msg = f"{name} must be {want} (got {_show(got)})"
     elif kind in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         op = {"minimum": "≥", "exclusiveMinimum": ">", "maximum": "≤", "exclusiveMaximum": "<"}

@@ -19,7 +19,7 @@ from runner.lock import JobRecord, Lock, ObjectRecord, RunRecord, RunStatus
 from runner.schedule import format_time
 from runner.spec.model import Spec
 from runner.stores import keys
-from runner.stores.base import ResultStore
+from runner.stores.base import ResultStore, sha256_hex
 
 REQUEST_FILE = "request.json"
 
@@ -48,6 +48,7 @@ class RunContext:
     uploaded: int = 0
     skipped: int = 0
     messages: list[str] = field(default_factory=list)
+    queue_lengths: dict[str, int] = field(default_factory=dict)
 
     def put(self, bucket: Any, key: str, data: bytes) -> ObjectRecord:
         outcome = self.store.put(bucket, key, data)
@@ -74,8 +75,16 @@ def _request(spec: Spec, run_id: str) -> RunRequest:
     )
 
 
+def check_store(ctx: RunContext, name: str, run_id: str) -> None:
+    """Fail before claiming when the store cannot take the results (a missing bucket, say):
+    jobs whose results cannot be stored waste QPU time. StoreError names the bucket."""
+    ctx.store.exists("results", keys.run_prefix(name, run_id) + REQUEST_FILE)
+    ctx.store.exists("experiments", keys.definition_key(name))
+
+
 def submit(ctx: RunContext, spec: Spec, lock: Lock, run_id: str, trigger: str) -> Lock:
     """Claim the run, adopt jobs already tagged with its id or submit, and record the jobs."""
+    check_store(ctx, spec.name, run_id)
     stamp = format_time(ctx.now)
     existing = next((r for r in lock.runs if r.id == run_id), None)
     run = existing or RunRecord(
@@ -188,6 +197,9 @@ def collect(ctx: RunContext, lock: Lock, run: RunRecord, spec: Spec | None = Non
         {o.job_id: o for o in ctx.backend_for(run.target).collect(open_ids)} if open_ids else {}
     )
     jobs = tuple(_merge_job(j, outcomes.get(j.id)) for j in run.jobs)
+    for polled in outcomes.values():
+        if polled.queue_length is not None and run.backend:
+            ctx.queue_lengths[run.backend] = polled.queue_length
     status = _run_status(jobs)
     stamp = format_time(ctx.now)
     if status in (RunStatus.QUEUED, RunStatus.RUNNING):
@@ -210,7 +222,10 @@ def collect(ctx: RunContext, lock: Lock, run: RunRecord, spec: Spec | None = Non
     if missing:  # finished in an earlier pass whose results were not stored yet
         outcomes.update({o.job_id: o for o in ctx.backend_for(run.target).collect(missing)})
     objects = list(run.objects)
-    request_doc, objects = _request_for(ctx, lock, run, spec, objects)
+    found = _request_for(ctx, lock, run, spec, objects)
+    if found is None:
+        return _unanalysable(ctx, lock, run, jobs, stamp)
+    request_doc, objects = found
     results: dict[str, tuple[str, str]] = {}
     for job in jobs:
         outcome = outcomes.get(job.id)
@@ -328,19 +343,27 @@ def analyse_run(
 
 def _request_for(
     ctx: RunContext, lock: Lock, run: RunRecord, spec: Spec | None, objects: list[ObjectRecord]
-) -> tuple[dict[str, Any], list[ObjectRecord]]:
+) -> tuple[dict[str, Any], list[ObjectRecord]] | None:
     """The run's request document: from the store, or rebuilt from the unchanged spec.
 
     A local store does not travel between CI runners; when the spec still has the run's
     hash its circuits and ideals are rebuilt deterministically (calibration is then absent).
+    None when the store failed before the request was recorded and it cannot be rebuilt.
     """
-    ref = next(o for o in objects if o.key.endswith("/" + REQUEST_FILE))
-    if (
+    ref = next((o for o in objects if o.key.endswith("/" + REQUEST_FILE)), None)
+    key = keys.run_prefix(lock.name, run.id) + REQUEST_FILE
+    if ref is None and ctx.store.exists("results", key) is not None:
+        data = ctx.store.get("results", key)  # the upload landed but was never acknowledged
+        ref = ObjectRecord("results", key, sha256_hex(data), len(data))
+        objects = [ref, *objects]
+    if ref is not None and (
         ctx.store.exists("results", ref.key) is not None
         or spec is None
         or spec.run_hash != run.run_hash
     ):
         return json.loads(ctx.store.get("results", ref.key, ref.sha256)), objects
+    if spec is None or spec.run_hash != run.run_hash:
+        return None
     doc = request_document(spec, run.id, _request(spec, run.id).circuits)
     doc["backend"] = run.backend
     doc["transpiled"] = dict(sorted(run.transpiled.items()))
@@ -348,5 +371,22 @@ def _request_for(
     ctx.messages.append(
         f"{lock.name}: request of run {run.id} not in the store; rebuilt from the spec"
     )
-    rebuilt = ctx.put("results", ref.key, canonical_json(doc))
-    return doc, [rebuilt if o.key == ref.key else o for o in objects]
+    rebuilt = ctx.put("results", key, canonical_json(doc))
+    return doc, [rebuilt, *(o for o in objects if o.key != key)]
+
+
+def _unanalysable(
+    ctx: RunContext, lock: Lock, run: RunRecord, jobs: tuple[JobRecord, ...], stamp: str
+) -> Lock:
+    """Finished jobs with no request document cannot be analysed: fail the run, say why."""
+    reason = (
+        f"its {REQUEST_FILE} was never stored (the result store failed after the jobs were "
+        "submitted) and the spec has changed since, so the results cannot be analysed; "
+        "the next `qrun apply` runs the current spec"
+    )
+    qpu = round(sum(j.quantum_seconds or 0.0 for j in jobs), 3)
+    failed = run.with_(jobs=jobs, status=RunStatus.FAILED, error=reason, qpu_seconds=qpu)
+    lock = lock.upsert(failed.with_(updated=stamp, finished=stamp))
+    ctx.persist(lock)
+    ctx.messages.append(f"{run.id}: failed: {reason}")
+    return lock

@@ -174,7 +174,7 @@ def apply(
     result.uploaded, result.skipped = ctx.uploaded, ctx.skipped
     for message in ctx.messages:
         out.line(message)
-    result.reports_changed = render(config, out)
+    result.reports_changed = render(config, out, ctx.queue_lengths)
     return result
 
 
@@ -243,8 +243,14 @@ def _retire(ctx: RunContext, action: Action, lock: Lock) -> Outcome:
     return Outcome(action.name, action.kind, Status.DONE, action.reason)
 
 
-def render(config: Config, out: Output) -> list[str]:
-    """Re-render every report from locks and stored results; returns the changed files."""
+def render(config: Config, out: Output, queue_lengths: dict[str, int] | None = None) -> list[str]:
+    """Re-render every report from locks and stored results; returns the changed files.
+
+    Drift alerts become warning annotations under GitHub Actions."""
     from runner.reports.build import build_reports
 
-    return build_reports(config)
+    result = build_reports(config, queue_lengths)
+    for name, message in result.alerts:
+        out.line(f"drift alert: {name}: {message}")
+        out.annotate("warning", f"qrun drift alert: {name}: {message}", f"specs/{name}.toml")
+    return result.changed

@@ -56,8 +56,9 @@ def is_due(schedule: str, last_run: datetime, now: datetime) -> bool:
 
 
 def parse_time(text: str) -> datetime:
-    """ISO 8601 UTC timestamps as written in lock files."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+    """ISO 8601 UTC timestamps as written in lock files (no offset means UTC, not local time)."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def format_time(moment: datetime) -> str:

@@ -12,7 +12,10 @@ from runner.reports.build import build_reports
 def run(args: argparse.Namespace) -> int:
     config = Config.load(args.repo)
     out = Output("text", quiet=args.quiet)
-    changed = build_reports(config)
+    result = build_reports(config)
+    changed = result.changed
+    for name, message in result.alerts:
+        out.line(f"drift alert: {name}: {message}")
     out.line(
         f"{len(changed)} report file(s) changed"
         + (f": {', '.join(changed[:10])}" if changed else "")

@@ -7,6 +7,7 @@ back through the store and verified against the checksum the lock recorded.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +34,18 @@ def _analyses(store: Any, lock: Lock) -> dict[str, dict[str, Any]]:
     return found
 
 
-def build_reports(config: Config, queue_lengths: dict[str, int] | None = None) -> list[str]:
-    """Render reports/ from the repository's current specs and locks; return changed paths."""
+@dataclass(frozen=True)
+class ReportResult:
+    changed: list[str]
+    alerts: list[tuple[str, str]]  # (experiment, message) of current drift alerts
+
+
+def build_reports(config: Config, queue_lengths: dict[str, int] | None = None) -> ReportResult:
+    """Render reports/ from the repository's current specs and locks."""
     from runner.reports.render import (
         ExperimentView,
         ReportContext,
+        alerts_of,
         render_reports,
         write_reports,
     )
@@ -90,7 +98,8 @@ def build_reports(config: Config, queue_lengths: dict[str, int] | None = None) -
         queue_lengths=queue_lengths or {},
     )
     files = render_reports(views, ctx, reuse=reuse)
-    return write_reports(config.reports_dir, files)
+    alerts = [(v.name, a.message) for v in views for a in alerts_of(v)]
+    return ReportResult(write_reports(config.reports_dir, files), alerts)
 
 
 def _link(url: str) -> str:

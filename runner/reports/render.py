@@ -172,10 +172,16 @@ def _experiment(view: ExperimentView, draw: bool) -> tuple[str, list[fig.PageFig
         doc = view.analyses.get(done[-1].id)
         results = _results(view, done[-1], doc, draw, budget) if doc else {"run": done[-1]}
     history = [{"run": r, "headline": headline_of(view, r)} for r in reversed(view.lock.runs)]
+    changes = None
+    if len(done) >= 2 and all(r.id in view.analyses for r in done[-2:]):
+        from runner.analysis.compare import metric_diff
+
+        rows = metric_diff(view.analyses[done[-2].id], view.analyses[done[-1].id])
+        changes = {"old": done[-2].id, "new": done[-1].id, "rows": rows}
     page = _environment().get_template("experiment.md.j2").render(
         generated=GENERATED, digest=report_digest(view), view=view, spec=view.spec,
         alerts=alerts_of(view), latest=view.lock.latest, results=results, history=history,
-        trend=trend, duration=duration, max_histograms=fig.MAX_HISTOGRAMS,
+        trend=trend, duration=duration, max_histograms=fig.MAX_HISTOGRAMS, changes=changes,
     )  # fmt: skip
     figures = ([trend] if trend else []) + (
         [*results.get("sweeps", ()), *results.get("histograms", ())] if results else []

@@ -52,6 +52,10 @@ class ResultStore(Protocol):
         """The stored SHA-256 of an object, or None when absent."""
         ...
 
+    def read(self, bucket: Bucket, key: str) -> bytes | None:
+        """The stored bytes, unchecked, or None when absent: for tools that report damage."""
+        ...
+
     def url(self, bucket: Bucket, key: str) -> str:
         """A link to the object for reports (a COS URL or a path)."""
         ...

@@ -126,6 +126,13 @@ class CosStore:
         recorded = head.get("Metadata", {}).get("sha256")
         return str(recorded) if recorded else sha256_hex(self._download(bucket, name, key)[0])
 
+    def read(self, bucket: Bucket, key: str) -> bytes | None:
+        """The stored bytes without any check, or None when the object is absent."""
+        name, key = self.bucket_name(bucket), _checked(bucket, key)
+        if self._head(bucket, name, key, "get") is None:
+            return None
+        return self._download(bucket, name, key)[0]
+
     def url(self, bucket: Bucket, key: str) -> str:
         """``<endpoint>/<bucket>/<key>``, URL-quoted, for links in reports."""
         name = self.bucket_name(bucket)

@@ -95,6 +95,16 @@ class LocalStore:
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
 
+    def read(self, bucket: Bucket, key: str) -> bytes | None:
+        """The stored bytes without any check, or None when there is no such object."""
+        path = self._path(bucket, key)
+        try:
+            return path.read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+        except OSError as err:
+            raise StoreError(f"could not read {bucket}/{key}: {err.strerror or err}") from None
+
     def url(self, bucket: Bucket, key: str) -> str:
         """The object's path relative to the repository root (absolute when outside it)."""
         path = self._path(bucket, key)

@@ -18,7 +18,7 @@ from contextlib import redirect_stdout
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _specs import write_specs  # noqa: E402
+from _specs import write_specs
 
 COUNT = 1000
 
@@ -31,12 +31,22 @@ def steady_state(root: Path) -> None:
     (root / "reports").mkdir(exist_ok=True)
     for path in find_specs(root / "specs"):
         spec = load_spec(path, root)
-        run = RunRecord(id=f"0001-{spec.run_hash[:8]}", run_hash=spec.run_hash, trigger="merge",
-                        target=spec.target, status=RunStatus.COMPLETED, created="2026-11-01T00:00:00Z",
-                        updated="2026-11-01T00:00:00Z", finished="2026-11-01T00:00:00Z", shots=spec.execution.shots)
+        run = RunRecord(
+            id=f"0001-{spec.run_hash[:8]}",
+            run_hash=spec.run_hash,
+            trigger="merge",
+            target=spec.target,
+            status=RunStatus.COMPLETED,
+            created="2026-11-01T00:00:00Z",
+            updated="2026-11-01T00:00:00Z",
+            finished="2026-11-01T00:00:00Z",
+            shots=spec.execution.shots,
+        )
         lock = Lock(spec.name, (run,))
         write_lock(root / "specs", lock)
-        (root / "reports" / f"{spec.name}.md").write_text(MARKER.format(page_digest(spec, lock)) + "\n")
+        (root / "reports" / f"{spec.name}.md").write_text(
+            MARKER.format(page_digest(spec, lock)) + "\n"
+        )
 
 
 def main() -> None:
@@ -54,18 +64,25 @@ def main() -> None:
         for _ in range(3):
             start = time.perf_counter()
             with redirect_stdout(io.StringIO()):
-                code = qrun(["--repo", str(root), "plan", "--detailed-exitcode", "--format", "json"])
+                code = qrun(
+                    ["--repo", str(root), "plan", "--detailed-exitcode", "--format", "json"]
+                )
             timings.append(time.perf_counter() - start)
             assert code == 0, "the steady state should plan nothing"
-        probe = ("import sys, io, contextlib, runner.cli as c\n"
-                 "with contextlib.redirect_stdout(io.StringIO()): c.main(['--repo', sys.argv[1], 'plan'])\n"
-                 "print('qiskit' in sys.modules)")
-        imported = subprocess.run([sys.executable, "-c", probe, str(root)], capture_output=True,
-                                  text=True, check=True).stdout.strip()
+        probe = (
+            "import sys, io, contextlib, runner.cli as c\n"
+            "with contextlib.redirect_stdout(io.StringIO()): c.main(['--repo', sys.argv[1], 'plan'])\n"
+            "print('qiskit' in sys.modules)"
+        )
+        imported = subprocess.run(
+            [sys.executable, "-c", probe, str(root)], capture_output=True, text=True, check=True
+        ).stdout.strip()
     best = min(timings)
-    print(f"no-op plan over {COUNT} specs: tomllib parse only {parse * 1e3:.0f} ms; qrun plan "
-          f"{timings[0] * 1e3:.0f} ms first, {best * 1e3:.0f} ms best -> ratio {timings[0] / parse:.1f}x "
-          f"(first) / {best / parse:.1f}x (best); qiskit imported: {imported}")
+    print(
+        f"no-op plan over {COUNT} specs: tomllib parse only {parse * 1e3:.0f} ms; qrun plan "
+        f"{timings[0] * 1e3:.0f} ms first, {best * 1e3:.0f} ms best -> ratio {timings[0] / parse:.1f}x "
+        f"(first) / {best / parse:.1f}x (best); qiskit imported: {imported}"
+    )
 
 
 if __name__ == "__main__":

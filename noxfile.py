@@ -25,8 +25,12 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy", "runner")
-    session.run("actionlint", ".github/workflows/plan.yml", ".github/workflows/run.yml",
-                ".github/workflows/ci.yml")
+    session.run(
+        "actionlint",
+        ".github/workflows/plan.yml",
+        ".github/workflows/run.yml",
+        ".github/workflows/ci.yml",
+    )
     session.run("zizmor", "--offline", "--min-severity", "medium", ".github/workflows")
 
 
@@ -43,7 +47,12 @@ def demo(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Speed checks that print ratios against a baseline measured in the same run."""
     session.install("-e", ".[dev]")
-    for script in ("benchmarks/validate_speed.py", "benchmarks/plan_noop.py",
-                   "benchmarks/local_noise.py", "benchmarks/apply_sweep.py",
-                   "benchmarks/reports.py", "benchmarks/collect_requests.py"):
+    for script in (
+        "benchmarks/validate_speed.py",
+        "benchmarks/plan_noop.py",
+        "benchmarks/local_noise.py",
+        "benchmarks/apply_sweep.py",
+        "benchmarks/reports.py",
+        "benchmarks/collect_requests.py",
+    ):
         session.run("python", script)

@@ -64,7 +64,7 @@ def test_apply_push_commits_locks_and_reports_as_the_bot(origin_and_clone, monke
 
 
 def test_without_push_changes_stay_in_the_working_tree(origin_and_clone) -> None:
-    bare, work = origin_and_clone
+    _bare, work = origin_and_clone
     head = git(work, "rev-parse", "HEAD")
     assert main(["apply"]) == 0
     assert git(work, "rev-parse", "HEAD") == head
@@ -72,7 +72,7 @@ def test_without_push_changes_stay_in_the_working_tree(origin_and_clone) -> None
 
 
 def test_no_push_wins_over_ci(origin_and_clone, monkeypatch) -> None:
-    bare, work = origin_and_clone
+    bare, _work = origin_and_clone
     monkeypatch.setenv("CI", "true")
     before = origin_log(bare)
     assert main(["apply", "--no-push"]) == 0
@@ -88,8 +88,10 @@ def test_refuses_to_commit_over_a_persons_uncommitted_work(origin_and_clone, cap
     assert len(origin_log(bare)) == 1
 
 
-def test_push_rejected_is_replayed_on_top_of_the_remote(origin_and_clone, tmp_path, monkeypatch) -> None:
-    bare, work = origin_and_clone
+def test_push_rejected_is_replayed_on_top_of_the_remote(
+    origin_and_clone, tmp_path, monkeypatch
+) -> None:
+    bare, _work = origin_and_clone
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
     other = clone(bare, tmp_path / "other")
     (other / "notes.md").write_text("someone else's change\n")
@@ -103,7 +105,9 @@ def test_push_rejected_is_replayed_on_top_of_the_remote(origin_and_clone, tmp_pa
 
 
 @pytest.mark.parametrize("ibm_emulator", [{"queued_polls": 2, "running_polls": 1}], indirect=True)
-def test_two_runners_at_once_submit_a_new_spec_exactly_once(origin_and_clone, ibm_emulator, tmp_path) -> None:
+def test_two_runners_at_once_submit_a_new_spec_exactly_once(
+    origin_and_clone, ibm_emulator, tmp_path
+) -> None:
     bare, work = origin_and_clone
     for p in (work / "specs").glob("*.toml"):
         p.unlink()
@@ -113,20 +117,36 @@ def test_two_runners_at_once_submit_a_new_spec_exactly_once(origin_and_clone, ib
     git(work, "push", "--quiet", "origin", "main")
     runners = [clone(bare, tmp_path / f"runner{i}") for i in range(2)]
     env = runner_env(ibm_emulator.client_env())
-    procs = [subprocess.Popen([sys.executable, "-m", "runner", "apply", "--push"], cwd=r, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for r in runners]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "runner", "apply", "--push"],
+            cwd=r,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for r in runners
+    ]
     outputs = [p.communicate(timeout=240)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs
     assert ibm_emulator.submissions == 1, outputs
     lock = tomllib.loads(origin_file(bare, "specs/hw.lock.toml"))
     (run,) = lock["runs"]
     assert len(run["jobs"]) == 1
-    assert any("claimed by another runner" in o or "backing off" in o for o in outputs) or \
-        any("adopted" in o for o in outputs), outputs
+    assert any("claimed by another runner" in o or "backing off" in o for o in outputs) or any(
+        "adopted" in o for o in outputs
+    ), outputs
     # both runners converge: later applies collect the single job and agree on the history
     for r in runners:
-        done = subprocess.run([sys.executable, "-m", "runner", "apply", "--push"], cwd=r, env=env,
-                              capture_output=True, text=True, timeout=240)
+        done = subprocess.run(
+            [sys.executable, "-m", "runner", "apply", "--push"],
+            cwd=r,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
         assert done.returncode == 0, done.stdout + done.stderr
     for r in runners:
         git(r, "pull", "--quiet", "--ff-only")

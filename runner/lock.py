@@ -134,22 +134,24 @@ def _validate(doc: dict[str, Any], file: str) -> None:
     try:
         _fast_validator()(doc)
         return
-    except fastjsonschema.JsonSchemaException:
-        pass
-    errors = list(Draft202012Validator(lock_schema()).iter_errors(doc))
-    if errors:
-        raise SpecError(
-            [
-                Diagnostic(
-                    file,
-                    1,
-                    1,
-                    f"invalid lock file at {'/'.join(map(str, e.absolute_path))}: "
-                    f"{e.message}; restore it from git (`git checkout -- {file}`)",
-                )
-                for e in errors[:5]
-            ]
-        )
+    except fastjsonschema.JsonSchemaException as exc:
+        fast_error = exc
+    # formats checked too (timestamps): the fast validator does, and plan parses them
+    checker = Draft202012Validator.FORMAT_CHECKER
+    errors = list(Draft202012Validator(lock_schema(), format_checker=checker).iter_errors(doc))
+    found = [(e.absolute_path, e.message) for e in errors[:5]] or [((), str(fast_error))]
+    raise SpecError(
+        [
+            Diagnostic(
+                file,
+                1,
+                1,
+                f"invalid lock file at {'/'.join(map(str, where))}: "
+                f"{message}; restore it from git (`git checkout -- {file}`)",
+            )
+            for where, message in found
+        ]
+    )
 
 
 def _drop_none(value: Any) -> Any:
@@ -215,19 +217,24 @@ def parse_lock(text: str, file: str) -> Lock:
     return from_document(doc)
 
 
+def _shown(specs_dir: Path, path: Path) -> str:
+    """specs/<name>.lock.toml: the path from the repository root, as `git checkout` needs it."""
+    return path.relative_to(specs_dir.parent).as_posix()
+
+
 def read_lock(specs_dir: Path, name: str) -> Lock:
     """The lock of an experiment, or an empty one."""
     path = lock_path(specs_dir, name)
     if not path.exists():
         return Lock(name)
-    return parse_lock(path.read_text(encoding="utf-8"), path.name)
+    return parse_lock(path.read_text(encoding="utf-8"), _shown(specs_dir, path))
 
 
 def read_all_locks(specs_dir: Path) -> dict[str, Lock]:
     """Every lock under specs/, by experiment name (including locks whose spec is gone)."""
     locks = {}
     for path in sorted(specs_dir.rglob("*.lock.toml")):
-        lock = parse_lock(path.read_text(encoding="utf-8"), path.name)
+        lock = parse_lock(path.read_text(encoding="utf-8"), _shown(specs_dir, path))
         locks[lock.name] = lock
     return locks
 

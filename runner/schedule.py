@@ -23,7 +23,8 @@ def cron_expression(schedule: str) -> str:
 def is_valid(schedule: str) -> bool:
     from croniter import croniter
 
-    return bool(croniter.is_valid(cron_expression(schedule)))
+    expression = cron_expression(schedule)  # croniter also takes 6 fields (seconds): we do not
+    return len(expression.split()) == 5 and bool(croniter.is_valid(expression))
 
 
 def schedule_problem(schedule: str) -> str | None:

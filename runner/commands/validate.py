@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from runner.config import Config
-from runner.errors import Diagnostic, SpecError
+from runner.errors import BackendError, Diagnostic, SpecError
 from runner.output import Output
 from runner.spec.loader import display_path, find_specs, load_spec
 from runner.spec.locate import locate
@@ -46,10 +46,39 @@ def load_all(config: Config, paths: list[str]) -> tuple[list[Spec], list[Diagnos
     return specs, problems, len(files)
 
 
+def check_ibm_targets(config: Config, specs: list[Spec], out: Output) -> list[Diagnostic]:
+    """Unknown IBM backend names, checked only when IBM credentials are in the environment
+    (pull requests have none, so validate stays offline and fast there)."""
+    wanted = [s for s in specs if not s.target.startswith("local:") and s.target != "least_busy"]
+    if not wanted or not config.environ.get("IBM_QUANTUM_TOKEN"):
+        return []
+    from runner.backends.ibm import available_backends, settings_from, unknown_backend_message
+
+    try:
+        names = available_backends(settings_from(config))
+    except BackendError as exc:
+        out.line(f"warning: IBM backend names not checked: {exc}")
+        return []
+    if not names:
+        out.line("warning: IBM backend names not checked: the service listed no backends")
+        return []
+    problems = []
+    for spec in (s for s in wanted if s.target not in names):
+        line, col = locate(spec.path.read_text(encoding="utf-8")).value(("backend", "target"))
+        shown = display_path(spec.path, config.repo_root)
+        problems.append(Diagnostic(shown, line, col, unknown_backend_message(spec.target, names)))
+    return problems
+
+
 def run(args: argparse.Namespace) -> int:
     config = Config.load(args.repo)
     out = Output(args.format, quiet=args.quiet)
     specs, problems, count = load_all(config, args.paths)
+    unknown = check_ibm_targets(config, specs, out)
+    if unknown:
+        problems += unknown
+        bad_files = {d.path for d in unknown}
+        specs = [s for s in specs if display_path(s.path, config.repo_root) not in bad_files]
     for diag in problems:
         out.diagnostic(diag)
     out.annotation_summary()

@@ -96,7 +96,7 @@ def _pending_jobs(locks: Mapping[str, Lock]) -> int:
         1
         for lock in locks.values()
         for r in lock.runs
-        if not r.target.startswith("local:")
+        if r.status.pending and not r.target.startswith("local:")
         for j in r.jobs
         if j.status in ("queued", "running")
     )
@@ -126,6 +126,9 @@ def plan(inp: PlanInput) -> list[Action]:
     actions: list[Action] = []
     observed = history(inp.locks)
     remaining = inp.limits.qpu_seconds_budget - qpu_seconds_used(inp.locks, inp.now)
+    service_binds = (
+        inp.service_remaining_seconds is not None and inp.service_remaining_seconds < remaining
+    )
     if inp.service_remaining_seconds is not None:
         remaining = min(remaining, inp.service_remaining_seconds)
     pending_jobs = _pending_jobs(inp.locks)
@@ -195,8 +198,12 @@ def plan(inp: PlanInput) -> list[Action]:
                     Kind.BLOCKED,
                     spec.name,
                     f"over budget: needs ~{estimate:g} QPU s, "
-                    f"{max(remaining, 0):g} s left of {inp.limits.qpu_seconds_budget:g} s "
-                    "in the rolling 28 days",
+                    + (
+                        f"{max(remaining, 0):g} s left on the IBM Quantum instance (its usage limit)"
+                        if service_binds
+                        else f"{max(remaining, 0):g} s left of "
+                        f"{inp.limits.qpu_seconds_budget:g} s in the rolling 28 days"
+                    ),
                     estimate_seconds=estimate,
                     details=details,
                 )
@@ -274,7 +281,8 @@ def _idle(spec: Spec, latest: RunRecord | None, inp: PlanInput) -> Action:
             spec.name,
             f"last run {latest.id} {latest.status.value}"
             f"{': ' + latest.error if latest.error else ''}; not re-submitted for the same "
-            f"spec revision (`qrun retry {spec.name}` to re-run)",
+            f"spec revision (`qrun retry {spec.name}` to re-run)"
+            + ("; its schedule is paused until then" if spec.execution.schedule else ""),
         )
     schedule = spec.execution.schedule
     if schedule:

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from runner.config import Config
 from runner.inputs import load_inputs
@@ -66,7 +67,7 @@ def build_reports(config: Config, queue_lengths: dict[str, int] | None = None) -
         if kept is not None:
             reuse[name] = kept
         links = {
-            r.id: store.url("results", analysis_key(name, r.id))
+            r.id: _link(store.url("results", analysis_key(name, r.id)))
             for r in lock.runs
             if r.status is RunStatus.COMPLETED
         }
@@ -103,8 +104,11 @@ def build_reports(config: Config, queue_lengths: dict[str, int] | None = None) -
 
 
 def _link(url: str) -> str:
-    """Store URLs as pages in reports/ link them: local paths are relative to the repo root."""
-    return url if "://" in url or url.startswith("/") else "../" + url
+    """Store URLs as pages in reports/ link them: local paths are relative to the repo root
+    and percent-quoted (keys hold literal escapes such as %5B); COS URLs come quoted."""
+    if "://" in url:
+        return url
+    return quote(url if url.startswith("/") else "../" + url, safe="/")
 
 
 def _manifest(reports_dir: Path) -> list[str]:

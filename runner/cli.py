@@ -78,7 +78,8 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("store", help="result store maintenance")
     store = p.add_subparsers(dest="store_command", required=True)
-    store.add_parser("verify", help="re-read every object the locks refer to")
+    p = store.add_parser("verify", help="re-read every object the locks refer to")
+    p.add_argument("--format", choices=["text", "json"], default="text")
 
     p = sub.add_parser("pull", help="download a run's stored results")
     p.add_argument("name")

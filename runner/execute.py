@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -106,12 +106,18 @@ def submit(ctx: RunContext, spec: Spec, lock: Lock, run_id: str, trigger: str) -
     request = _request(spec, run_id)
     backend = ctx.backend_for(spec.target)
     adopted = backend.find_jobs(request)
-    if adopted:
+    covered = {cid for j in adopted for cid in j.circuit_ids}
+    if adopted and covered >= {c.circuit_id for c in request.circuits}:
         ctx.messages.append(
             f"{spec.name}: adopted {len(adopted)} job(s) already submitted for {run_id}"
         )
         submission = Submission(backend=run.backend or spec.target, jobs=adopted, transpiled={})
-    else:
+    else:  # nothing found, or part of a batch: the backend submits only what is missing
+        if adopted:
+            ctx.messages.append(
+                f"{spec.name}: adopted {len(adopted)} job(s) already submitted for {run_id}; "
+                "submitting the missing part(s)"
+            )
         submission = backend.submit(request)
     doc = request_document(spec, run_id, request.circuits)
     doc["backend"] = submission.backend
@@ -209,6 +215,16 @@ def collect(ctx: RunContext, lock: Lock, run: RunRecord, spec: Spec | None = Non
             ctx.persist(lock)
         return lock
     if status in (RunStatus.FAILED, RunStatus.CANCELLED):
+        unfinished = [j.id for j in jobs if not JobStatus(j.status).final]
+        if unfinished:  # the run cannot complete: its other jobs would spend QPU time for nothing
+            ctx.backend_for(run.target).cancel(unfinished)
+            note = f"cancelled by qrun: another job of the run {status.value}"
+            jobs = tuple(
+                replace(j, status=JobStatus.CANCELLED.value, reason=note)
+                if j.id in unfinished
+                else j
+                for j in jobs
+            )
         reasons = "; ".join(
             f"job {j.id}: {j.reason or j.status}" for j in jobs if j.status == status.value
         )

@@ -60,8 +60,8 @@ def metric_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[MetricDe
         sigma = None
         if ma and mb and (_error(ma) or _error(mb)):
             sigma = (_error(ma) ** 2 + _error(mb) ** 2) ** 0.5
-        old, new = (ma or {}).get("value"), (mb or {}).get("value")
-        rows.append(MetricDelta(key[0], key[1], old, new, direction, sigma))
+        old_value, new_value = (ma or {}).get("value"), (mb or {}).get("value")
+        rows.append(MetricDelta(key[0], key[1], old_value, new_value, direction, sigma))
     return rows
 
 

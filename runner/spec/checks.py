@@ -54,7 +54,11 @@ class _Reporter:
 
 
 def check_spec(
-    name: str, target: str, execution: Execution, entries: tuple[CircuitEntry, ...], ctx: Context
+    name: str,
+    targets: tuple[str, ...],
+    execution: Execution,
+    entries: tuple[CircuitEntry, ...],
+    ctx: Context,
 ) -> CheckResult:
     """Every semantic problem of a schema-valid spec, plus the expanded circuits."""
     result = CheckResult()
@@ -65,8 +69,10 @@ def check_spec(
             f"name '{name}' must equal the file stem '{ctx.path.stem}'; "
             f'rename the file to {name}.toml or set name = "{ctx.path.stem}"',
         )
-    if problem := unknown_local_target(target):
-        report.at_value(("backend", "target"), problem)
+    for n, target in enumerate(targets):
+        at: KeyPath = ("backend", "target", n) if len(targets) > 1 else ("backend", "target")
+        if problem := unknown_local_target(target):
+            report.at_value(at, problem)
     if execution.schedule and (problem := schedule_problem(execution.schedule)):
         report.at_value(("execution", "schedule"), problem)
     options = execution.options
@@ -94,7 +100,8 @@ def check_spec(
         params = _check_entry(entry, where, execution, report, ctx) if total <= MAX_CIRCUITS else {}
         result.params.append(params)
     if not result.diagnostics:
-        _check_widths(target, entries, report)
+        for target in targets:
+            _check_widths(target, entries, report)
     return result
 
 

@@ -140,8 +140,10 @@ def _build(doc: dict[str, Any], ctx: checks.Context) -> Spec:
         )
         for c in doc["circuits"]
     )
-    target = doc["backend"]["target"]
-    result = checks.check_spec(doc["name"], target, execution, entries, ctx)
+    written = doc["backend"]["target"]
+    targets = tuple(written) if isinstance(written, list) else (written,)
+    target = targets[0]
+    result = checks.check_spec(doc["name"], targets, execution, entries, ctx)
     if result.diagnostics:
         raise SpecError(sorted(result.diagnostics, key=lambda d: (d.line, d.col)))
     normalized_execution = {
@@ -162,6 +164,10 @@ def _build(doc: dict[str, Any], ctx: checks.Context) -> Spec:
         }
         for i, e in enumerate(entries)
     ]
+    hashes = {
+        t: run_identity(t, normalized_execution, normalized_circuits, result.qasm_digests)
+        for t in targets
+    }
     return Spec(
         name=doc["name"],
         path=ctx.path,
@@ -173,10 +179,10 @@ def _build(doc: dict[str, Any], ctx: checks.Context) -> Spec:
         entries=entries,
         circuits=tuple(result.circuits),
         analysis=Analysis(**doc.get("analysis", {})),
-        run_hash=run_identity(
-            target, normalized_execution, normalized_circuits, result.qasm_digests
-        ),
+        run_hash=hashes[target],
         qasm_digests=result.qasm_digests,
+        targets=targets,
+        run_hashes=hashes,
     )
 
 

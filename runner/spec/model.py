@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -69,6 +69,20 @@ class Spec:
     analysis: Analysis
     run_hash: str
     qasm_digests: dict[str, str] = field(default_factory=dict)
+    targets: tuple[str, ...] = ()
+    run_hashes: dict[str, str] = field(default_factory=dict)
+
+    def variants(self) -> tuple[Spec, ...]:
+        """One spec per target: a multi-target spec runs (and is planned) once per target."""
+        if len(self.targets) <= 1:
+            return (self,)
+        return tuple(replace(self, target=t, run_hash=self.run_hashes[t]) for t in self.targets)
+
+    def variant(self, target: str | None) -> Spec:
+        """The spec as run on one of its targets (itself when target is None or its own)."""
+        if target is None or target == self.target:
+            return self
+        return next(v for v in self.variants() if v.target == target)
 
     @property
     def width(self) -> int:

@@ -73,8 +73,17 @@ def describe(error: Any, file: str, positions: Positions) -> Iterator[Diagnostic
         for key in missing:
             yield Diagnostic(file, line, col, f"missing required key '{key}' in {where}")
         return
+    if kind == "anyOf":  # a target name or a list of them: explain the branch that was meant
+        branch = 1 if isinstance(got, list) else 0
+        chosen = [e for e in error.context if e.relative_schema_path[0] == branch]
+        if chosen and isinstance(got, str | list):
+            for sub in chosen[:3]:
+                yield from describe(sub, file, positions)
+            return
     line, col = positions.value(path)
-    if kind == "type":
+    if kind == "anyOf":
+        msg = f"{name} must be a string or an array of strings (got {_show(got)})"
+    elif kind == "type":
         types = expected if isinstance(expected, list) else [expected]
         want = " or ".join(_TYPES.get(str(t), str(t)) for t in types)
         msg = f"{name} must be {want} (got {_show(got)})"

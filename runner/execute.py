@@ -159,13 +159,15 @@ def _store_definition(ctx: RunContext, spec: Spec, doc: dict[str, Any], commit: 
         k: doc[k]
         for k in (
             "name",
-            "run_hash",
-            "target",
             "primitive",
             "shots",
             "optimization_level",
             "seed_transpiler",
         )
+    }
+    # every target with its own run identity, so a multi-target spec has one stable definition
+    definition["targets"] = {
+        t: spec.run_hashes.get(t, spec.run_hash) for t in spec.targets or (spec.target,)
     }
     definition["circuits"] = [
         {k: c[k] for k in ("circuit_id", "template", "params", "observables", "width")}

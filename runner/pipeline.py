@@ -127,7 +127,8 @@ def make_plan(
     # Ask the service for the remaining quota only when hardware submissions are planned.
     specs = {s.name: s for s in inputs.specs}
     if any(
-        a.kind is Kind.SUBMIT and not specs[a.name].target.startswith("local:") for a in actions
+        a.kind is Kind.SUBMIT and not (a.target or specs[a.name].target).startswith("local:")
+        for a in actions
     ):
         remaining = remaining_quota(config, inputs, backend_for)
         if remaining is not None:
@@ -207,7 +208,11 @@ def _carry_out(ctx: RunContext, action: Action, specs: dict, locks: dict[str, Lo
     try:
         if action.kind is Kind.SUBMIT:
             lock = submit(
-                ctx, specs[action.name], lock, action.run_id or "", action.trigger or "manual"
+                ctx,
+                specs[action.name].variant(action.target),
+                lock,
+                action.run_id or "",
+                action.trigger or "manual",
             )
             run = next(r for r in lock.runs if r.id == action.run_id)
             lock = collect(ctx, lock, run, specs.get(action.name))
@@ -224,7 +229,8 @@ def _carry_out(ctx: RunContext, action: Action, specs: dict, locks: dict[str, Lo
     status = {"completed": Status.DONE, "failed": Status.FAILED, "cancelled": Status.FAILED}.get(
         run.status.value, Status.PENDING
     )
-    detail = f"run {run.id} {run.status.value}" + (f": {run.error}" if run.error else "")
+    detail = f"run {run.id} {run.status.value}" + (f" on {action.target}" if action.target else "")
+    detail += f": {run.error}" if run.error else ""
     return Outcome(action.name, action.kind, status, detail)
 
 

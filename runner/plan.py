@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -40,6 +40,7 @@ class Action:
     trigger: str | None = None
     estimate_seconds: float = 0.0
     details: Mapping[str, Any] = field(default_factory=dict)
+    target: str | None = None  # which target of a multi-target spec (None: the only one)
 
     @property
     def changes(self) -> bool:
@@ -105,7 +106,7 @@ def _pending_jobs(locks: Mapping[str, Lock]) -> int:
 def _submit_reason(spec: Spec, latest: RunRecord | None, inp: PlanInput) -> tuple[str, str] | None:
     """(reason, trigger) when the spec needs a new run, else None."""
     if latest is None:
-        return "new spec", inp.trigger
+        return ("new spec" if len(spec.targets) <= 1 else f"new target {spec.target}"), inp.trigger
     if latest.run_hash != spec.run_hash:
         return f"spec changed (run hash {latest.run_hash[:8]} → {spec.run_hash[:8]})", inp.trigger
     if latest.status in (RunStatus.FAILED, RunStatus.CANCELLED) and spec.name in inp.retry:
@@ -135,14 +136,24 @@ def plan(inp: PlanInput) -> list[Action]:
     submitted_jobs = 0
     for name, problem in sorted(inp.invalid.items()):
         actions.append(Action(Kind.BLOCKED, name, f"invalid spec: {problem}"))
-    for spec in sorted(inp.specs, key=lambda s: s.name):
+    variants = [v for s in sorted(inp.specs, key=lambda s: s.name) for v in s.variants()]
+    current: list[Spec] = []
+
+    def add(action: Action) -> None:
+        """Record an action, naming the target when the spec has several."""
+        if len(current[0].targets) > 1:
+            action = replace(action, target=current[0].target)
+        actions.append(action)
+
+    for spec in variants:
         lock = inp.locks.get(spec.name, Lock(spec.name))
-        latest = lock.latest
+        latest = _latest(spec, lock)
+        current[:] = [spec]
         if latest is not None and latest.status is RunStatus.CLAIMED:
             age = inp.now - parse_time(latest.updated)
             stale = timedelta(minutes=inp.limits.stale_claim_minutes)
             if age < stale:
-                actions.append(
+                add(
                     Action(
                         Kind.NOOP,
                         spec.name,
@@ -159,13 +170,11 @@ def plan(inp: PlanInput) -> list[Action]:
                 if kind is Kind.SUBMIT
                 else f"{len(latest.jobs)} job(s) {latest.status.value}"
             )
-            actions.append(
-                Action(kind, spec.name, reason, run_id=latest.id, trigger=latest.trigger)
-            )
+            add(Action(kind, spec.name, reason, run_id=latest.id, trigger=latest.trigger))
             continue
         why = _submit_reason(spec, latest, inp)
         if why is None:
-            actions.append(_idle(spec, latest, inp))
+            add(_idle(spec, latest, inp))
             continue
         reason, trigger = why
         jobs = jobs_needed(spec, inp.limits)
@@ -181,7 +190,7 @@ def plan(inp: PlanInput) -> list[Action]:
         run_id = lock.next_run_id(spec.run_hash)
         cap = spec.execution.max_qpu_seconds
         if cap is not None and estimate > cap:
-            actions.append(
+            add(
                 Action(
                     Kind.BLOCKED,
                     spec.name,
@@ -193,7 +202,7 @@ def plan(inp: PlanInput) -> list[Action]:
             )
             continue
         if estimate > 0 and estimate > remaining:
-            actions.append(
+            add(
                 Action(
                     Kind.BLOCKED,
                     spec.name,
@@ -211,7 +220,7 @@ def plan(inp: PlanInput) -> list[Action]:
             continue
         if not spec.target.startswith("local:"):
             if pending_jobs + jobs > inp.limits.max_pending_jobs:
-                actions.append(
+                add(
                     Action(
                         Kind.DEFER,
                         spec.name,
@@ -222,7 +231,7 @@ def plan(inp: PlanInput) -> list[Action]:
                 )
                 continue
             if submitted_jobs + jobs > inp.limits.submissions_per_minute:
-                actions.append(
+                add(
                     Action(
                         Kind.DEFER,
                         spec.name,
@@ -235,7 +244,7 @@ def plan(inp: PlanInput) -> list[Action]:
             pending_jobs += jobs
             submitted_jobs += jobs
         remaining -= estimate
-        actions.append(
+        add(
             Action(
                 Kind.SUBMIT,
                 spec.name,
@@ -268,10 +277,18 @@ def plan(inp: PlanInput) -> list[Action]:
     return actions
 
 
+def _latest(spec: Spec, lock: Lock) -> RunRecord | None:
+    """The run that decides the spec's next step: per target when it has several."""
+    if len(spec.targets) <= 1:
+        return lock.latest
+    return next((r for r in reversed(lock.runs) if r.target == spec.target), None)
+
+
 def _idle(spec: Spec, latest: RunRecord | None, inp: PlanInput) -> Action:
     """REPORT when the page is missing or stale, otherwise NOOP with the reason nothing happens."""
     expected = inp.expected_digests.get(spec.name)
-    if expected is not None and inp.report_digests.get(spec.name) != expected:
+    first = not spec.targets or spec.target == spec.targets[0]  # one page for all targets
+    if first and expected is not None and inp.report_digests.get(spec.name) != expected:
         missing = inp.report_digests.get(spec.name) is None
         return Action(Kind.REPORT, spec.name, "report missing" if missing else "report stale")
     assert latest is not None

@@ -25,11 +25,16 @@ ICONS = {
 }
 
 
+def label(action: Action) -> str:
+    """The spec, and the target when the spec runs on several."""
+    return action.name if action.target is None else f"{action.name} @ {action.target}"
+
+
 def plan_rows(actions: Sequence[Action]) -> list[list[str]]:
     return [
         [
             a.kind.value,
-            a.name,
+            label(a),
             a.run_id or "",
             f"{a.estimate_seconds:g}" if a.estimate_seconds else "",
             a.reason,
@@ -48,7 +53,7 @@ def _distribution(dist: Mapping[str, float] | None, top: int = 4) -> str:
 def plan_markdown(
     actions: Sequence[Action],
     specs: Mapping[str, Any],
-    previews: Mapping[str, list[Any]],
+    previews: Mapping[str, tuple[Any, list[Any]]],
     problems: Sequence[Diagnostic],
     changes: Sequence[Any] | None = None,
 ) -> str:
@@ -85,15 +90,14 @@ def plan_markdown(
             "| --- | --- | --- | ---: | --- |",
         ]
         lines += [
-            f"| {ICONS[a.kind]} | {md(a.name)} | {md(a.run_id or '')} | "
+            f"| {ICONS[a.kind]} | {md(label(a))} | {md(a.run_id or '')} | "
             f"{a.estimate_seconds:g} | {md(a.reason)} |"
             for a in todo
         ]
         lines.append("")
-    for name, items in sorted(previews.items()):
-        spec = specs[name]
+    for _name, (spec, items) in sorted(previews.items()):
         lines += [
-            f"### {md(name)} on {md(spec.target)}",
+            f"### {md(spec.name)} on {md(spec.target)}",
             "",
             f"{spec.execution.primitive}, {spec.execution.shots} shots, optimization level "
             f"{spec.execution.optimization_level}, seed {spec.execution.seed_transpiler}",

@@ -9,18 +9,21 @@ The classes are looked up through PRIMITIVES, so switching is one line.
 
 from __future__ import annotations
 
+import difflib
 import json
-import re
-import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 from typing import Any, TypeVar
 
 from runner.backends.base import JobOutcome, JobRef, JobStatus, RunRequest, Submission
+from runner.backends.ibm_client import IbmSettings, guard, service_for
 from runner.config import Config
 from runner.errors import BackendError
 
+__all__ = ["IbmBackend", "IbmSettings", "available_backends", "service_for", "settings_from"]
+
+T = TypeVar("T")
 PRIMITIVES = {"sampler": "SamplerV2", "estimator": "EstimatorV2"}
 STATUS = {
     "INITIALIZING": JobStatus.QUEUED,
@@ -30,102 +33,10 @@ STATUS = {
     "ERROR": JobStatus.FAILED,
     "CANCELLED": JobStatus.CANCELLED,
 }
-RETRY_ATTEMPTS = 4
-RETRY_BASE_SECONDS = 0.5
-RETRY_MAX_SECONDS = 30.0
-T = TypeVar("T")
-
-
-class IbmSettings:
-    """IBM Quantum credentials and endpoint, read once from the environment."""
-
-    def __init__(self, environ: dict[str, str] | Any, max_circuits_per_job: int = 300) -> None:
-        self.token = environ.get("IBM_QUANTUM_TOKEN", "").strip()
-        self.instance = environ.get("IBM_QUANTUM_INSTANCE", "").strip() or None
-        self.channel = environ.get("IBM_QUANTUM_CHANNEL", "").strip() or "ibm_quantum_platform"
-        self.url = environ.get("IBM_QUANTUM_URL", "").strip() or None
-        self.max_circuits_per_job = max_circuits_per_job
-        self.service: Any = None  # created on first use, then shared by every target
-
-    def __repr__(self) -> str:  # the token never appears in a repr
-        return (
-            f"IbmSettings(channel={self.channel!r}, instance={self.instance!r}, url={self.url!r})"
-        )
-
-    def scrub(self, text: str) -> str:
-        """Remove the token (and bearer tokens) from any text that may reach a person."""
-        if self.token:
-            text = text.replace(self.token, "***")
-        return re.sub(r"(?i)(bearer|apikey[=:])\s*[A-Za-z0-9._\-]{8,}", r"\1 ***", text)
-
-
-def service_for(settings: IbmSettings) -> Any:
-    """One QiskitRuntimeService per invocation: its constructor costs several requests."""
-    if settings.service is not None:
-        return settings.service
-    if not settings.token:
-        raise BackendError(
-            "IBM Quantum targets need credentials: set IBM_QUANTUM_TOKEN (an IBM "
-            "Cloud API key) and IBM_QUANTUM_INSTANCE (the instance CRN)"
-        )
-    import logging
-
-    from qiskit_ibm_runtime import QiskitRuntimeService
-
-    # "Loading account with the given token" is logged at WARNING on every construction.
-    logging.getLogger("qiskit_ibm_runtime.qiskit_runtime_service").setLevel(logging.ERROR)
-    kwargs: dict[str, Any] = {
-        "channel": settings.channel,
-        "token": settings.token,
-        "instance": settings.instance,
-    }
-    if settings.url:
-        kwargs["url"] = settings.url
-        kwargs["url_resolver"] = lambda url, instance, private, channel: url.rstrip("/") + "/api/v1"
-    settings.service = _guard(
-        settings, "connect to IBM Quantum", lambda: QiskitRuntimeService(**kwargs)
-    )
-    return settings.service
-
-
-def _guard(settings: IbmSettings, what: str, call: Callable[[], T]) -> T:
-    """Run a client call: bounded retries on transient faults, clear errors, no token leaks."""
-    from qiskit_ibm_runtime.exceptions import IBMNotAuthorizedError
-    from requests.exceptions import ConnectionError as RequestsConnectionError
-    from requests.exceptions import Timeout
-
-    started = time.monotonic()
-    for attempt in range(RETRY_ATTEMPTS):
-        try:
-            return call()
-        except IBMNotAuthorizedError:
-            raise BackendError(
-                f"IBM Quantum refused the credentials while trying to {what}: "
-                "check IBM_QUANTUM_TOKEN and IBM_QUANTUM_INSTANCE"
-            ) from None
-        except (RequestsConnectionError, Timeout) as exc:
-            problem = f"{type(exc).__name__}"
-        except Exception as exc:  # client errors: classify by text, never show the token
-            text = settings.scrub(str(exc))
-            if re.search(r"\b(401|403)\b|[Uu]nauthori[sz]ed|[Ff]orbidden", text):
-                raise BackendError(
-                    f"IBM Quantum refused the credentials while trying to {what}: "
-                    "check IBM_QUANTUM_TOKEN and IBM_QUANTUM_INSTANCE"
-                ) from None
-            if not re.search(r"\b(429|500|502|503|504)\b|[Tt]oo [Mm]any|[Tt]imed? ?out", text):
-                raise BackendError(f"IBM Quantum: could not {what}: {text}") from None
-            problem = text.splitlines()[0][:200] if text else type(exc).__name__
-        delay = min(RETRY_BASE_SECONDS * 2**attempt, RETRY_MAX_SECONDS)
-        if time.monotonic() - started + delay > RETRY_MAX_SECONDS:
-            break
-        time.sleep(delay)
-    raise BackendError(
-        f"IBM Quantum: could not {what} after {attempt + 1} attempts ({problem}); "
-        "the run stays pending and will be retried on the next apply"
-    )
 
 
 def chunks(items: Sequence[T], size: int) -> list[list[T]]:
+    """Consecutive slices of at most size items: the PUBs of each job, in order."""
     return [list(items[i : i + size]) for i in range(0, len(items), size)] or [[]]
 
 
@@ -135,6 +46,7 @@ class IbmBackend:
     def __init__(self, settings: IbmSettings, target: str) -> None:
         self.settings, self.target = settings, target
         self._backends: dict[str, Any] = {}
+        self._found: dict[str, dict[int, JobRef]] = {}  # run id -> part -> job, by find_jobs
 
     @property
     def service(self) -> Any:
@@ -145,7 +57,7 @@ class IbmBackend:
         if self.target in self._backends:
             return self._backends[self.target]
         if self.target == "least_busy":
-            found = _guard(
+            found = guard(
                 self.settings,
                 "find the least busy backend",
                 lambda: self.service.least_busy(
@@ -153,21 +65,31 @@ class IbmBackend:
                 ),
             )
         else:
-            names = _guard(
-                self.settings, "list backends", lambda: [b.name for b in self.service.backends()]
-            )
-            if self.target not in names:
-                raise BackendError(
-                    f"Unknown backend '{self.target}'. Available to this instance: "
-                    f"{', '.join(sorted(names)) or 'none'}"
-                )
-            found = _guard(
-                self.settings,
-                f"open backend {self.target}",
-                lambda: self.service.backend(self.target),
-            )
+            found = self._open(self.target)
         self._backends[self.target] = found
         return found
+
+    def _open(self, name: str) -> Any:
+        """service.backend(name). The client answers "no backend matches" both for an unknown
+        name and when listing the instance's backends failed (it swallows that error), so a
+        miss is checked against a second listing before the name is called unknown."""
+        found = guard(self.settings, f"open backend {name}", partial(_backend_or_none, self, name))
+        if found is not None:
+            return found
+        names = available_backends(self.settings)
+        if name in names:
+            found = guard(
+                self.settings, f"open backend {name}", partial(_backend_or_none, self, name)
+            )
+            if found is not None:
+                return found
+        if not names:
+            raise BackendError(
+                f"IBM Quantum listed no backends for this instance while opening '{name}': the "
+                "service may be unavailable, or IBM_QUANTUM_INSTANCE has access to none; "
+                "try again later"
+            )
+        raise BackendError(unknown_backend_message(name, names))
 
     def _primitive(self, request: RunRequest, mode: Any) -> Any:
         import qiskit_ibm_runtime
@@ -194,7 +116,9 @@ class IbmBackend:
         return primitive
 
     def submit(self, request: RunRequest) -> Submission:
-        """Transpile to the device's ISA (seeded), pack PUBs into jobs, submit in batch mode if several."""
+        """Transpile to the device's ISA (seeded), pack PUBs into jobs, submit in batch mode if
+        several. Parts find_jobs already found (a crash between two submissions of a batch)
+        are kept: only the missing parts are submitted."""
         from runner.backends.local import device_calibration
         from runner.backends.transpile import (
             apply_layout_to_observables,
@@ -220,35 +144,44 @@ class IbmBackend:
                 strict=True,
             )
         )
-        refs: list[JobRef] = []
-        if len(parts) == 1:
+        refs = dict(self._found.pop(request.run_id, {}))
+        todo = [i for i in range(len(parts)) if i not in refs]
+        if len(todo) == 1:
             primitive = self._primitive(request, device)
-            job = _guard(self.settings, "submit the job", lambda: primitive.run(parts[0][0]))
-            refs.append(JobRef(job.job_id(), tuple(parts[0][1])))
-        else:
+            if len(parts) > 1:
+                primitive.options.environment.job_tags = [*request.tags, f"qrun:part:{todo[0]}"]
+            job = guard(self.settings, "submit the job", partial(primitive.run, parts[todo[0]][0]))
+            refs[todo[0]] = JobRef(job.job_id(), tuple(parts[todo[0]][1]))
+        elif todo:
             from qiskit_ibm_runtime import Batch
 
             with Batch(backend=device) as batch:
-                for index, (part, part_ids) in enumerate(parts):
+                for index in todo:
                     primitive = self._primitive(request, batch)
                     primitive.options.environment.job_tags = [*request.tags, f"qrun:part:{index}"]
-                    job = _guard(self.settings, "submit the job", partial(primitive.run, part))
-                    refs.append(JobRef(job.job_id(), tuple(part_ids)))
+                    job = guard(
+                        self.settings, "submit the job", partial(primitive.run, parts[index][0])
+                    )
+                    refs[index] = JobRef(job.job_id(), tuple(parts[index][1]))
         used = sorted({q for info in infos.values() for q in info.physical_qubits})
-        properties = _guard(self.settings, "read calibration", device.properties)
+        properties = guard(self.settings, "read calibration", device.properties)
         calibration = (
             device_calibration(properties, used, two_qubit_edges(isa)) if properties else {}
         )
         return Submission(
-            backend=device.name, jobs=tuple(refs), transpiled=infos, calibration=calibration
+            backend=device.name,
+            jobs=tuple(refs[i] for i in sorted(refs)),
+            transpiled=infos,
+            calibration=calibration,
         )
 
     def find_jobs(self, request: RunRequest) -> tuple[JobRef, ...]:
-        """Jobs already tagged with this run id: a crash after submit must not submit twice."""
-        jobs = _guard(
+        """Jobs already tagged with this spec's name and run id (one per part): a crash after
+        submit must not submit twice. Both tags: run ids are not unique across specs."""
+        jobs = guard(
             self.settings,
             "look up jobs by tag",
-            lambda: self.service.jobs(job_tags=[f"qrun:{request.run_id}"], limit=None),
+            lambda: self.service.jobs(job_tags=list(request.tags), limit=None),
         )
         if not jobs:
             return ()
@@ -259,24 +192,25 @@ class IbmBackend:
             tag = next((t for t in (job.tags or []) if t.startswith("qrun:part:")), "qrun:part:0")
             return int(tag.rsplit(":", 1)[1])
 
-        found = sorted(jobs, key=part_of)
-        return tuple(
-            JobRef(job.job_id(), tuple(parts[min(part_of(job), len(parts) - 1)])) for job in found
-        )
+        by_part: dict[int, JobRef] = {}
+        for job in reversed(jobs):  # oldest first: a duplicated part keeps its first job
+            if part_of(job) < len(parts):
+                by_part.setdefault(part_of(job), JobRef(job.job_id(), tuple(parts[part_of(job)])))
+        self._found[request.run_id] = by_part
+        return tuple(by_part[i] for i in sorted(by_part))
 
     def collect(self, job_ids: Sequence[str]) -> list[JobOutcome]:
         """Poll each pending job once; fetch results and QPU seconds of finished ones."""
         from qiskit_ibm_runtime import RuntimeEncoder
 
         outcomes = []
-        queue: list[int | None] = []
         for job_id in job_ids:
-            job = _guard(self.settings, f"look up job {job_id}", partial(self.service.job, job_id))
-            raw = _guard(self.settings, f"poll job {job_id}", job.status)
+            job = guard(self.settings, f"look up job {job_id}", partial(self.service.job, job_id))
+            raw = guard(self.settings, f"poll job {job_id}", job.status)
             status = STATUS.get(str(raw), JobStatus.QUEUED)
             if status is JobStatus.COMPLETED:
-                result = _guard(self.settings, f"fetch results of {job_id}", job.result)
-                metrics = _guard(self.settings, f"read metrics of {job_id}", job.metrics)
+                result = guard(self.settings, f"fetch results of {job_id}", job.result)
+                metrics = guard(self.settings, f"read metrics of {job_id}", job.metrics)
                 usage = (metrics or {}).get("usage", {})
                 seconds = usage.get("quantum_seconds", usage.get("qpu_charge_time_seconds"))
                 text = json.dumps(result, cls=RuntimeEncoder, sort_keys=True)
@@ -289,41 +223,93 @@ class IbmBackend:
                     )
                 )
             elif status in (JobStatus.FAILED, JobStatus.CANCELLED):
-                reason = _guard(self.settings, f"read the error of {job_id}", job.error_message)
-                outcomes.append(
-                    JobOutcome(
-                        job_id, status, reason=self.settings.scrub(reason or str(raw).lower())
-                    )
-                )
+                message = guard(self.settings, f"read the error of {job_id}", job.error_message)
+                status, reason = failure(job_id, status, self.settings.scrub(message or ""))
+                outcomes.append(JobOutcome(job_id, status, reason=reason))
             else:
-                queue = queue or [self.queue_length()]  # one status call per backend, not per job
-                outcomes.append(JobOutcome(job_id, status, queue_length=queue[0]))
+                outcomes.append(JobOutcome(job_id, status, queue_length=self.queue_length(job)))
         return outcomes
 
-    def queue_length(self) -> int | None:
-        """The backend's queue length (IBM no longer reports a per-job position)."""
-        if self.target == "least_busy" and self.target not in self._backends:
+    def queue_length(self, job: Any) -> int | None:
+        """The queue length of the job's backend (IBM no longer gives a per-job position), read
+        once per backend per invocation; best effort: None when the service does not answer."""
+        device = job.backend()
+        if device is None:
             return None
-        status = _guard(self.settings, "read backend status", lambda: self.device().status())
-        return int(getattr(status, "pending_jobs", 0))
+        if device.name not in self.settings.queues:
+            try:
+                status = guard(self.settings, "read backend status", device.status)
+            except BackendError:
+                status = None
+            self.settings.queues[device.name] = (
+                None if status is None else int(getattr(status, "pending_jobs", 0))
+            )
+        return self.settings.queues[device.name]
 
     def cancel(self, job_ids: Sequence[str]) -> None:
-        from qiskit_ibm_runtime.exceptions import RuntimeInvalidStateError
-
+        """Cancel pending jobs; a job already final is left alone, any other error raises."""
         for job_id in job_ids:
-            job = _guard(self.settings, f"look up job {job_id}", partial(self.service.job, job_id))
-            try:
-                _guard(self.settings, f"cancel job {job_id}", job.cancel)
-            except (RuntimeInvalidStateError, BackendError):
-                continue  # already final: nothing to cancel
+            job = guard(self.settings, f"look up job {job_id}", partial(self.service.job, job_id))
+            guard(self.settings, f"cancel job {job_id}", partial(_cancel, job))
 
     def remaining_seconds(self) -> float | None:
         """QPU seconds left on the instance, when the service reports a limit."""
-        usage = _guard(self.settings, "read instance usage", self.service.usage)
+        usage = guard(self.settings, "read instance usage", self.service.usage)
         left = (usage or {}).get("usage_remaining_seconds")
         if (usage or {}).get("usage_limit_reached"):
             return 0.0
         return float(left) if left is not None else None
+
+
+def _backend_or_none(backend: IbmBackend, name: str) -> Any:
+    from qiskit.providers.exceptions import QiskitBackendNotFoundError
+
+    try:
+        return backend.service.backend(name)
+    except QiskitBackendNotFoundError:
+        return None
+
+
+def _cancel(job: Any) -> bool:
+    """job.cancel(); False when the job is already final (the service answers 409)."""
+    from qiskit_ibm_runtime.exceptions import RuntimeInvalidStateError
+
+    try:
+        job.cancel()
+    except RuntimeInvalidStateError:
+        return False
+    return True
+
+
+def available_backends(settings: IbmSettings) -> list[str]:
+    """Names of the backends the instance can use (one configuration request per backend)."""
+    listed = guard(settings, "list backends", lambda: service_for(settings).backends())
+    return sorted(b.name for b in listed)
+
+
+def unknown_backend_message(name: str, names: Sequence[str]) -> str:
+    """'Unknown backend' with a did-you-mean hint and what is available."""
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    return (
+        f"Unknown backend '{name}'.{hint} Available to this instance: {', '.join(names)} "
+        "(or least_busy, local:aer, local:fake_<device>)"
+    )
+
+
+def failure(job_id: str, status: JobStatus, message: str) -> tuple[JobStatus, str]:
+    """A final job's status and the service's reason in one line. The client reports
+    "cancelled - ran too long" as an error; qrun records it as cancelled, with the reason."""
+    if "ran longer than maximum execution time" in message:
+        return JobStatus.CANCELLED, "ran too long: cancelled at its maximum execution time"
+    lines = [
+        line.strip()
+        for line in message.splitlines()
+        if line.strip() and not line.startswith(("Traceback", f"Job {job_id} "))
+    ]
+    if lines:
+        return status, "; ".join(lines)[:500]
+    return status, f"{status.value} on IBM Quantum (no reason given)"
 
 
 def settings_from(config: Config) -> IbmSettings:

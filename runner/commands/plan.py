@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from runner.config import Config
 from runner.inputs import load_inputs
 from runner.output import Output
 from runner.pipeline import clock, detect_trigger, make_plan
 from runner.plan import Action, Kind
-from runner.render_plan import plan_markdown, plan_rows
+from runner.render_plan import label, plan_markdown, plan_rows
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,19 +32,21 @@ def run(args: argparse.Namespace) -> int:
             out.diagnostic(diag)
     actions = make_plan(config, inputs, clock(config), detect_trigger(config, args.trigger))
     specs = {s.name: s for s in inputs.specs}
-    previews = {}
+    previews: dict[str, tuple[Any, list[Any]]] = {}
     submits = [a for a in actions if a.kind is Kind.SUBMIT and a.name in specs]
     if submits:
         from runner.preview import preview
 
-        previews = {a.name: preview(specs[a.name], simulate=args.preview) for a in submits}
+        for a in submits:
+            variant = specs[a.name].variant(a.target)
+            previews[label(a)] = (variant, preview(variant, simulate=args.preview))
     if args.format == "markdown":
         out.raw(plan_markdown(actions, specs, previews, inputs.problems, changes))
     elif args.format == "json":
         out.envelope("plan", not inputs.problems, [_action_json(a, previews) for a in actions])
     else:
         out.table(["action", "spec", "run", "est. QPU s", "reason"], plan_rows(actions))
-        for name, items in previews.items():
+        for name, (_, items) in previews.items():
             for p in items:
                 t = p.transpiled
                 shape = (
@@ -71,11 +74,12 @@ def _action_json(action: Action, previews: dict) -> dict:
         "name": action.name,
         "reason": action.reason,
         "run_id": action.run_id,
+        "target": action.target,
         "trigger": action.trigger,
         "estimate_qpu_seconds": action.estimate_seconds,
         **dict(action.details),
     }
-    if action.name in previews and action.kind is Kind.SUBMIT:
+    if label(action) in previews and action.kind is Kind.SUBMIT:
         doc["circuits_preview"] = [
             {
                 "circuit_id": p.circuit_id,
@@ -83,6 +87,6 @@ def _action_json(action: Action, previews: dict) -> dict:
                 "depth": p.transpiled.depth if p.transpiled else None,
                 "two_qubit_gates": p.transpiled.two_qubit_gates if p.transpiled else None,
             }
-            for p in previews[action.name]
+            for p in previews[label(action)][1]
         ]
     return doc

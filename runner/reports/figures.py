@@ -172,6 +172,33 @@ def trend(
         return _svg(fig)
 
 
+def comparison(
+    title: str, circuits: Sequence[str], by_target: Mapping[str, Mapping[str, Mapping[str, Any]]]
+) -> bytes:
+    """Grouped bars: per circuit, the fidelity (95% interval) on each target, side by side."""
+    import numpy as np
+
+    targets = sorted(by_target)
+    shown = list(circuits)[:MAX_HISTOGRAMS]
+    width = 0.8 / max(len(targets), 1)
+    with _figure(3.0, bottom=0.9) as fig:
+        ax = fig.add_subplot()
+        xs = np.arange(len(shown))
+        for n, target in enumerate(targets):
+            metrics = [by_target[target].get(c) for c in shown]
+            values = [m["value"] if m else 0.0 for m in metrics]
+            bars = [m if m else {"value": 0.0} for m in metrics]
+            ax.bar(xs + (n - (len(targets) - 1) / 2) * width, values, width, yerr=_errorbars(bars),
+                   capsize=2, label=_label(target))  # fmt: skip
+        ax.set_xticks(xs, [_label(c)[:24] for c in shown], rotation=30, ha="right")
+        ax.set_ylabel("Hellinger fidelity")
+        ax.set_ylim(0, 1.3)  # headroom for the legend above the bars
+        ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+        ax.set_title(_label(title), loc="left")
+        ax.legend(loc="upper center", frameon=False, ncols=min(len(targets), 4))
+        return _svg(fig)
+
+
 @dataclass(frozen=True)
 class PageFigure:
     """One figure of a page: where it goes under reports/, its alt text (raw), its bytes."""
@@ -248,3 +275,13 @@ def trend_figure(
     metric = str(runs[-1][2].get("name", "headline"))
     data = trend(f"{name}: {metric} per run", runs, threshold, metric)
     return PageFigure(f"figures/{name}/trend.svg", f"trend of {metric} across runs", data)
+
+
+def comparison_figure(
+    name: str, circuits: Sequence[str], by_target: Mapping[str, Mapping[str, Mapping[str, Any]]]
+) -> PageFigure | None:
+    """Side-by-side fidelity of the latest completed run on each target (two or more)."""
+    if len(by_target) < 2 or not circuits:
+        return None
+    data = comparison(f"{name}: fidelity by target", circuits, by_target)
+    return PageFigure(f"figures/{name}/targets.svg", "fidelity per circuit on each target", data)

@@ -172,21 +172,55 @@ def _experiment(view: ExperimentView, draw: bool) -> tuple[str, list[fig.PageFig
         doc = view.analyses.get(done[-1].id)
         results = _results(view, done[-1], doc, draw, budget) if doc else {"run": done[-1]}
     history = [{"run": r, "headline": headline_of(view, r)} for r in reversed(view.lock.runs)]
+    targets = _targets(view, draw)
     changes = None
-    if len(done) >= 2 and all(r.id in view.analyses for r in done[-2:]):
+    same_target = [
+        r for r in done if done and r.target == done[-1].target
+    ]  # compare like with like
+    if len(same_target) >= 2 and all(r.id in view.analyses for r in same_target[-2:]):
         from runner.analysis.compare import metric_diff
 
-        rows = metric_diff(view.analyses[done[-2].id], view.analyses[done[-1].id])
-        changes = {"old": done[-2].id, "new": done[-1].id, "rows": rows}
+        old, new = same_target[-2], same_target[-1]
+        rows = metric_diff(view.analyses[old.id], view.analyses[new.id])
+        changes = {"old": old.id, "new": new.id, "rows": rows}
     page = _environment().get_template("experiment.md.j2").render(
         generated=GENERATED, digest=report_digest(view), view=view, spec=view.spec,
         alerts=alerts_of(view), latest=view.lock.latest, results=results, history=history,
         trend=trend, duration=duration, max_histograms=fig.MAX_HISTOGRAMS, changes=changes,
+        targets=targets,
     )  # fmt: skip
-    figures = ([trend] if trend else []) + (
-        [*results.get("sweeps", ()), *results.get("histograms", ())] if results else []
+    figures = (
+        ([trend] if trend else [])
+        + ([targets["figure"]] if targets and targets["figure"] else [])
+        + ([*results.get("sweeps", ()), *results.get("histograms", ())] if results else [])
     )
     return page, figures
+
+
+def _targets(view: ExperimentView, draw: bool) -> dict[str, Any] | None:
+    """Side by side: the latest completed run on each of a multi-target spec's targets."""
+    if view.spec is None or len(view.spec.targets) < 2:
+        return None
+    columns: list[dict[str, Any]] = []
+    fidelity: dict[str, dict[str, Any]] = {}
+    for target in view.spec.targets:
+        run = next((r for r in reversed(view.lock.runs)
+                    if r.target == target and r.status is RunStatus.COMPLETED), None)  # fmt: skip
+        doc = view.analyses.get(run.id) if run else None
+        per_circuit = {c["circuit_id"]: c["fidelity"] for c in (doc or {}).get("circuits", [])
+                       if c.get("fidelity")}  # fmt: skip
+        if per_circuit:
+            fidelity[target] = per_circuit
+        columns.append(
+            {"target": target, "run": run, "headline": headline_of(view, run) if run else None}
+        )
+    circuits = [c.circuit_id for c in view.spec.circuits]
+    rows = [
+        {"id": c, "cells": [fidelity.get(str(col["target"]), {}).get(c) for col in columns]}
+        for c in circuits
+    ]
+    figure = fig.comparison_figure(view.name, circuits, fidelity) if draw else None
+    return {"columns": columns, "rows": rows, "figure": figure}
 
 
 def _dashboard(views: Sequence[ExperimentView], ctx: ReportContext) -> str:

@@ -1,0 +1,134 @@
+"""IBM Quantum API requests of one `qrun apply` collect pass: 100 completed experiments plus
+1 pending job, versus the same plus 10 pending jobs. The count should grow with the pending
+jobs only; completed experiments must cost nothing.
+
+The emulator from tests/ibm_emulator runs in this process; the completed experiments' locks
+are written directly with the runner's own lock functions (their history is not what is
+measured), the pending ones are submitted for real and held queued by the emulator.
+Run from the repository root: `python benchmarks/collect_requests.py`.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import tempfile
+from collections import Counter
+from contextlib import redirect_stdout
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# Importing qiskit_ibm_runtime first in an emulator thread and transpiling later in the main
+# thread segfaults (qiskit 2.6.1 / qiskit-ibm-runtime 0.51): import it here first.
+import qiskit_ibm_runtime  # noqa: E402, F401
+
+from tests.ibm_emulator import IBMRuntimeEmulator  # noqa: E402
+
+COMPLETED = 100
+SPEC = """name = "{name}"
+description = "collect benchmark"
+
+[backend]
+target = "ibm_brisbane"
+
+[execution]
+shots = 100
+
+[[circuits]]
+name = "bell"
+template = "bell"
+"""
+
+
+def write_spec(root: Path, name: str) -> Path:
+    path = root / "specs" / f"{name}.toml"
+    path.write_text(SPEC.format(name=name), encoding="utf-8")
+    return path
+
+
+def completed_history(root: Path) -> None:
+    """COMPLETED experiments whose latest run finished on ibm_brisbane (locks only)."""
+    from runner.lock import JobRecord, Lock, RunRecord, RunStatus, write_lock
+    from runner.spec.loader import load_spec
+
+    for i in range(COMPLETED):
+        spec = load_spec(write_spec(root, f"done-{i:03d}"), root)
+        run = RunRecord(
+            id=f"0001-{spec.run_hash[:8]}",
+            run_hash=spec.run_hash,
+            trigger="merge",
+            target=spec.target,
+            status=RunStatus.COMPLETED,
+            created="2026-11-01T00:00:00Z",
+            updated="2026-11-01T00:00:00Z",
+            finished="2026-11-01T00:00:00Z",
+            backend="ibm_brisbane",
+            shots=100,
+            qpu_seconds=2.0,
+            jobs=(JobRecord(f"done{i:016d}", ("bell",), "completed", None, 2.0),),
+        )
+        write_lock(root / "specs", Lock(spec.name, (run,)))
+
+
+def apply(root: Path) -> None:
+    from runner.cli import main as qrun
+
+    with redirect_stdout(io.StringIO()) as out:
+        code = qrun(["--repo", str(root), "apply"])
+    assert code == 0, out.getvalue()
+
+
+def collect_pass(root: Path, emulator: IBMRuntimeEmulator) -> Counter[str]:
+    """Requests of one apply that only collects (the held jobs stay queued)."""
+    emulator.clear_requests()
+    apply(root)
+    return Counter(f"{r.method} {shape(r.path)}" for r in emulator.requests)
+
+
+def shape(path: str) -> str:
+    for prefix in ("/api/v1/jobs/", "/catalog/"):
+        if path.startswith(prefix):
+            rest = path[len(prefix) :].split("/", 1)
+            return prefix + "{id}" + ("/" + rest[1] if len(rest) > 1 else "")
+    return path
+
+
+def main() -> None:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        IBMRuntimeEmulator(queued_polls=0, running_polls=0) as emulator,
+    ):
+        root = Path(tmp)
+        (root / "specs").mkdir()
+        (root / "reports").mkdir()
+        os.environ.update(emulator.client_env())
+        for var in ("QRUN_MAX_PENDING_JOBS", "QRUN_SUBMISSIONS_PER_MINUTE"):
+            os.environ[var] = "100"
+        completed_history(root)
+        emulator.jobs.hold()
+        counts = {}
+        for pending in (1, 10):
+            while emulator.submissions < pending:
+                write_spec(root, f"pending-{emulator.submissions:02d}")
+                apply(root)  # submits the new spec; its job is held queued
+            counts[pending] = collect_pass(root, emulator)
+        emulator.jobs.release()
+        emulator.clear_requests()
+        apply(root)
+        finishing = len(emulator.requests)
+    one, ten = sum(counts[1].values()), sum(counts[10].values())
+    print(
+        f"collect pass over {COMPLETED} completed experiments: {one} requests with 1 pending "
+        f"job, {ten} with 10 pending -> ratio {ten / one:.2f}x; "
+        f"per extra pending job {(ten - one) / 9:.1f} requests; "
+        f"the pass that finishes all 10: {finishing} requests"
+    )
+    for line, n in sorted(counts[10].items()):
+        print(f"  10 pending: {n:3d} x {line}")
+
+
+if __name__ == "__main__":
+    main()

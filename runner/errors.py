@@ -46,5 +46,9 @@ class BackendError(QrunError):
     """The execution backend failed in a way the user must act on (auth, unknown backend)."""
 
 
+class CredentialsError(BackendError):
+    """The service refused (or was given no) credentials: stops the whole invocation."""
+
+
 class GitError(QrunError):
     """A git operation failed (push rejected past the retry bound, dirty tree, no repo)."""

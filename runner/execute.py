@@ -99,6 +99,8 @@ def submit(ctx: RunContext, spec: Spec, lock: Lock, run_id: str, trigger: str) -
         claimed_by=ctx.runner_id,
         shots=spec.execution.shots,
     )
+    if existing is None:  # a bad token or target must not leave a claim behind
+        ctx.backend_for(spec.target).check(spec.min_qubits or spec.width)
     lock = lock.upsert(run)
     ctx.persist(lock)
     if not ctx.claim(lock, run):  # another runner won the push: it submits, we back off

@@ -15,7 +15,7 @@ from typing import Any
 
 from runner.backends.base import Backend
 from runner.config import Config
-from runner.errors import QrunError
+from runner.errors import BackendError, CredentialsError, QrunError
 from runner.execute import ClaimLost, RunContext, collect, submit
 from runner.inputs import Inputs, load_inputs
 from runner.lock import Lock, merge_locks, read_lock, write_lock
@@ -97,7 +97,12 @@ def remaining_quota(
     if not ibm or not config.environ.get("IBM_QUANTUM_TOKEN"):
         return None
     backend = (backend_for or backend_factory(config))(ibm[0])
-    return backend.remaining_seconds()  # type: ignore[attr-defined]
+    try:
+        return backend.remaining_seconds()  # type: ignore[attr-defined]
+    except CredentialsError:
+        raise
+    except BackendError:
+        return None  # an outage must not stop collection or local runs; submissions report it
 
 
 def make_plan(
@@ -221,6 +226,8 @@ def _carry_out(ctx: RunContext, action: Action, specs: dict, locks: dict[str, Lo
             lock = collect(ctx, lock, run, specs.get(action.name))
         else:
             return _retire(ctx, action, lock)
+    except CredentialsError:
+        raise  # a configuration problem of the whole invocation, not of this spec
     except ClaimLost as exc:
         return Outcome(action.name, action.kind, Status.SKIPPED, str(exc))
     except QrunError as exc:

@@ -55,8 +55,8 @@ METRICS: Row = [("GET", "/api/v1/jobs/{job}/metrics")]  # job.metrics()
 SUBMIT = (
     SERVICE
     + USAGE  # plan: the instance's remaining QPU time
+    + BACKEND  # check before claiming: credentials work and the device exists
     + JOBS_BY_TAGS  # adopt jobs of a crashed runner instead of submitting twice
-    + BACKEND
     + TARGET  # seeded transpilation to the device's ISA
     + RUN
     + JOB_SAME_SERVICE  # the collect pass that follows every submit

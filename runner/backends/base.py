@@ -101,6 +101,11 @@ class Backend(Protocol):
         """Transpile (seeded) to the target's ISA and submit; return job references."""
         ...
 
+    def check(self, min_qubits: int = 1) -> None:
+        """Raise BackendError when the target cannot be used (credentials, unknown name),
+        before anything is claimed or submitted."""
+        ...
+
     def find_jobs(self, request: RunRequest) -> tuple[JobRef, ...]:
         """Jobs already on the service tagged with this run id (adopt instead of resubmitting)."""
         ...

@@ -175,6 +175,10 @@ class IbmBackend:
             calibration=calibration,
         )
 
+    def check(self, min_qubits: int = 1) -> None:
+        """Credentials work and the device exists: fails before a run is claimed."""
+        self.device(min_qubits)
+
     def find_jobs(self, request: RunRequest) -> tuple[JobRef, ...]:
         """Jobs already tagged with this spec's name and run id (one per part): a crash after
         submit must not submit twice. Both tags: run ids are not unique across specs."""

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from runner.errors import BackendError
+from runner.errors import BackendError, CredentialsError
 
 RETRY_ATTEMPTS = 4
 RETRY_BASE_SECONDS = 0.5
@@ -48,7 +48,7 @@ def service_for(settings: IbmSettings) -> Any:
     if settings.service is not None:
         return settings.service
     if not settings.token:
-        raise BackendError(
+        raise CredentialsError(
             "IBM Quantum targets need credentials: set IBM_QUANTUM_TOKEN (an IBM "
             "Cloud API key) and IBM_QUANTUM_INSTANCE (the instance CRN)"
         )
@@ -90,7 +90,7 @@ def guard(settings: IbmSettings, what: str, call: Callable[[], T]) -> T:
         except Exception as exc:  # boundary: every client error is classified here
             kind, problem = classify(settings, exc)
         if kind == "auth":
-            raise BackendError(
+            raise CredentialsError(
                 f"IBM Quantum refused the credentials while trying to {what} ({problem}): "
                 + CREDENTIALS_HINT
             ) from None

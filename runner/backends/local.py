@@ -189,6 +189,10 @@ class LocalBackend:
         result_json = json.dumps(result, cls=RuntimeEncoder, sort_keys=True)
         return JobOutcome(job_id, JobStatus.COMPLETED, result_json=result_json)
 
+    def check(self, min_qubits: int = 1) -> None:
+        """The target exists (raises BackendError with the valid names otherwise)."""
+        load_backend(self.target)
+
     def find_jobs(self, request: RunRequest) -> tuple[JobRef, ...]:
         """Nothing to adopt: local jobs do not outlive the process that ran them."""
         return ()

@@ -29,6 +29,10 @@ class IBMRuntimeEmulator:
     """A running emulator; use as a context manager or call ``close()``."""
 
     def __init__(self, config: EmulatorConfig | None = None, **overrides: Any) -> None:
+        # Import the client on the constructing (main) thread: a first import inside a request
+        # handler thread makes later transpilation in the main thread crash (seen with 0.51).
+        import qiskit_ibm_runtime  # noqa: F401
+
         self.config = dataclasses.replace(config or EmulatorConfig(), **overrides)
         self.backends: dict[str, EmulatedBackend] = load_backends(self.config.backends)
         self._api = RuntimeAPI(self.config, self.backends)

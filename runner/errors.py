@@ -50,5 +50,9 @@ class CredentialsError(BackendError):
     """The service refused (or was given no) credentials: stops the whole invocation."""
 
 
+class ServiceUnavailable(BackendError):
+    """A transient outage (after retries): nothing is concluded, the next apply tries again."""
+
+
 class GitError(QrunError):
     """A git operation failed (push rejected past the retry bound, dirty tree, no repo)."""

@@ -14,7 +14,13 @@ from typing import Any
 
 from runner.backends.base import Backend, JobOutcome, JobStatus, RunRequest, Submission
 from runner.circuits import build_jobs, request_document
-from runner.errors import QrunError, StoreError
+from runner.errors import (
+    BackendError,
+    CredentialsError,
+    QrunError,
+    ServiceUnavailable,
+    StoreError,
+)
 from runner.lock import JobRecord, Lock, ObjectRecord, RunRecord, RunStatus
 from runner.schedule import format_time
 from runner.spec.model import Spec
@@ -101,6 +107,8 @@ def submit(ctx: RunContext, spec: Spec, lock: Lock, run_id: str, trigger: str) -
     )
     if existing is None:  # a bad token or target must not leave a claim behind
         ctx.backend_for(spec.target).check(spec.min_qubits or spec.width)
+    else:  # taking over a stale claim: our name in the record makes the claim push a real CAS
+        run = existing.with_(claimed_by=ctx.runner_id, updated=stamp)
     lock = lock.upsert(run)
     ctx.persist(lock)
     if not ctx.claim(lock, run):  # another runner won the push: it submits, we back off
@@ -120,7 +128,19 @@ def submit(ctx: RunContext, spec: Spec, lock: Lock, run_id: str, trigger: str) -
                 f"{spec.name}: adopted {len(adopted)} job(s) already submitted for {run_id}; "
                 "submitting the missing part(s)"
             )
-        submission = backend.submit(request)
+        try:
+            submission = backend.submit(request)
+        except (ServiceUnavailable, CredentialsError):
+            raise  # the claim stays; the next apply adopts by tag or submits
+        except BackendError as exc:  # the service rejected the run: record why, unless a job exists
+            if backend.find_jobs(request):
+                raise
+            failed = run.with_(
+                status=RunStatus.FAILED, error=str(exc), updated=stamp, finished=stamp
+            )
+            lock = lock.upsert(failed)
+            ctx.persist(lock)
+            raise
     doc = request_document(spec, run_id, request.circuits)
     doc["backend"] = submission.backend
     doc["transpiled"] = {cid: info.__dict__ for cid, info in sorted(submission.transpiled.items())}
@@ -376,14 +396,10 @@ def _request_for(
         data = ctx.store.get("results", key)  # the upload landed but was never acknowledged
         ref = ObjectRecord("results", key, sha256_hex(data), len(data))
         objects = [ref, *objects]
-    if ref is not None and (
-        ctx.store.exists("results", ref.key) is not None
-        or spec is None
-        or spec.run_hash != run.run_hash
-    ):
+    if ref is not None and ctx.store.exists("results", ref.key) is not None:
         return json.loads(ctx.store.get("results", ref.key, ref.sha256)), objects
     if spec is None or spec.run_hash != run.run_hash:
-        return None
+        return None  # neither stored here nor rebuildable: the run cannot be analysed
     doc = request_document(spec, run.id, _request(spec, run.id).circuits)
     doc["backend"] = run.backend
     doc["transpiled"] = dict(sorted(run.transpiled.items()))
@@ -400,13 +416,34 @@ def _unanalysable(
 ) -> Lock:
     """Finished jobs with no request document cannot be analysed: fail the run, say why."""
     reason = (
-        f"its {REQUEST_FILE} was never stored (the result store failed after the jobs were "
-        "submitted) and the spec has changed since, so the results cannot be analysed; "
-        "the next `qrun apply` runs the current spec"
+        f"its {REQUEST_FILE} is not in this result store (never stored, or stored in a local "
+        "store on another machine) and the spec has changed since, so the results cannot be "
+        "analysed; the next `qrun apply` runs the current spec (configure COS to keep results "
+        "between CI runners)"
     )
     qpu = round(sum(j.quantum_seconds or 0.0 for j in jobs), 3)
     failed = run.with_(jobs=jobs, status=RunStatus.FAILED, error=reason, qpu_seconds=qpu)
     lock = lock.upsert(failed.with_(updated=stamp, finished=stamp))
     ctx.persist(lock)
     ctx.messages.append(f"{run.id}: failed: {reason}")
+    return lock
+
+
+def supersede(ctx: RunContext, spec: Spec, lock: Lock, run_id: str) -> Lock:
+    """A stale claim made from an older revision of the spec: cancel anything it submitted
+    (found by its tags) and close it, so the current revision gets a run of its own."""
+    run = next(r for r in lock.runs if r.id == run_id)
+    backend = ctx.backend_for(run.target)
+    found = backend.find_jobs(_request(spec, run_id))
+    if found:
+        backend.cancel([j.job_id for j in found])
+    note = "superseded: the spec changed before this claimed run was submitted"
+    if found:
+        note += f"; cancelled job(s) {', '.join(j.job_id for j in found)}"
+    stamp = format_time(ctx.now)
+    lock = lock.upsert(
+        run.with_(status=RunStatus.CANCELLED, error=note, updated=stamp, finished=stamp)
+    )
+    ctx.persist(lock)
+    ctx.messages.append(f"{spec.name}: run {run_id} {note}")
     return lock

@@ -197,10 +197,20 @@ class Workspace:
             )
         except git.GitCommandError as exc:
             text = str(exc.stdout or "") + str(exc.stderr or "")
-            if "rejected" in text or "non-fast-forward" in text or "fetch first" in text:
+            # Only a stale base is a lost compare-and-swap; a protected branch or a hook
+            # refusing the push ("[remote rejected]") is an error the user must see.
+            lost = ("non-fast-forward", "fetch first", "[rejected]", "cannot lock ref",
+                    "failed to update ref", "stale info")  # fmt: skip
+            if any(marker in text for marker in lost):
                 return False
             raise GitError(f"git push failed: {_scrub(text.strip())}") from None
         return True
+
+    def commits_ahead(self) -> int:
+        """Local commits not on the remote branch (0 without a remote)."""
+        if not self.has_remote():
+            return 0
+        return len(self._git("rev-list", f"{self.upstream()}..HEAD").split())
 
     def show(self, ref: str, path: str) -> str | None:
         """A file's content at ref, or None if it does not exist there."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner.config import Config
-from runner.errors import Diagnostic, SpecError
+from runner.errors import Diagnostic, SpecError, UsageError
 from runner.lock import Lock, read_all_locks
 from runner.spec.loader import display_path, find_specs, load_spec
 from runner.spec.model import Spec
@@ -19,6 +20,7 @@ class Inputs:
     invalid: dict[str, str] = field(default_factory=dict)
     problems: list[Diagnostic] = field(default_factory=list)
     locks: dict[str, Lock] = field(default_factory=dict)
+    only: frozenset[str] = frozenset()  # restrict actions to these names (locks stay whole)
 
 
 def load_inputs(
@@ -45,6 +47,13 @@ def load_inputs(
             continue
         seen[spec.name] = shown
         found.specs.append(spec)
-    locks = read_all_locks(config.specs_dir) if config.specs_dir.is_dir() else {}
-    found.locks = {n: lk for n, lk in locks.items() if not only or n in only}
+    # Every lock is loaded even with --only: budgets and pending-job limits span all specs.
+    found.locks = read_all_locks(config.specs_dir) if config.specs_dir.is_dir() else {}
+    found.only = frozenset(only)
+    unknown = sorted(set(only) - {p.stem for p in files} - set(found.locks))
+    if unknown and paths is None:
+        known = sorted({p.stem for p in files} | set(found.locks))
+        close = difflib.get_close_matches(unknown[0], known, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise UsageError(f"no experiment named '{unknown[0]}' in specs/.{hint}")
     return found

@@ -16,7 +16,7 @@ from typing import Any
 from runner.backends.base import Backend
 from runner.config import Config
 from runner.errors import BackendError, CredentialsError, QrunError
-from runner.execute import ClaimLost, RunContext, collect, submit
+from runner.execute import ClaimLost, RunContext, collect, submit, supersede
 from runner.inputs import Inputs, load_inputs
 from runner.lock import Lock, merge_locks, read_lock, write_lock
 from runner.output import Output
@@ -105,6 +105,11 @@ def remaining_quota(
         return None  # an outage must not stop collection or local runs; submissions report it
 
 
+def _only(actions: list[Action], inputs: Inputs) -> list[Action]:
+    """--only narrows what is done, not what is counted (budgets span every lock)."""
+    return [a for a in actions if not inputs.only or a.name in inputs.only]
+
+
 def make_plan(
     config: Config,
     inputs: Inputs,
@@ -128,7 +133,7 @@ def make_plan(
         report_digests=read_digests(config.reports_dir, names),
         expected_digests=expected_digests(config, inputs),
     )
-    actions = plan(base)
+    actions = _only(plan(base), inputs)
     # Ask the service for the remaining quota only when hardware submissions are planned.
     specs = {s.name: s for s in inputs.specs}
     if any(
@@ -137,7 +142,7 @@ def make_plan(
     ):
         remaining = remaining_quota(config, inputs, backend_for)
         if remaining is not None:
-            actions = plan(replace(base, service_remaining_seconds=remaining))
+            actions = _only(plan(replace(base, service_remaining_seconds=remaining)), inputs)
     return actions
 
 
@@ -212,6 +217,9 @@ def _carry_out(ctx: RunContext, action: Action, specs: dict, locks: dict[str, Lo
     lock = locks.get(action.name, Lock(action.name))
     try:
         if action.kind is Kind.SUBMIT:
+            if "supersedes" in action.details:
+                lock = supersede(ctx, specs[action.name].variant(action.target), lock,
+                                 str(action.details["supersedes"]))  # fmt: skip
             lock = submit(
                 ctx,
                 specs[action.name].variant(action.target),

@@ -163,7 +163,12 @@ def plan(inp: PlanInput) -> list[Action]:
                     )
                 )
                 continue
-        if latest is not None and latest.status.pending:
+        stale_old_claim = (
+            latest is not None
+            and latest.status is RunStatus.CLAIMED
+            and latest.run_hash != spec.run_hash
+        )
+        if latest is not None and latest.status.pending and not stale_old_claim:
             kind = Kind.SUBMIT if latest.status is RunStatus.CLAIMED else Kind.COLLECT
             reason = (
                 "stale claim (runner gone?): adopt jobs tagged with the run id, else submit"
@@ -181,12 +186,15 @@ def plan(inp: PlanInput) -> list[Action]:
         estimate = estimate_qpu_seconds(
             spec.target, len(spec.circuits), spec.execution.shots, jobs, observed
         )
-        details = {
+        details: dict[str, Any] = {
             "circuits": len(spec.circuits),
             "shots": spec.execution.shots,
             "jobs": jobs,
             "target": spec.target,
         }
+        if stale_old_claim and latest is not None:  # closed (and its jobs cancelled) first
+            details["supersedes"] = latest.id
+            reason += f"; closes stale claim {latest.id} of the older revision"
         run_id = lock.next_run_id(spec.run_hash)
         cap = spec.execution.max_qpu_seconds
         if cap is not None and estimate > cap:

@@ -45,7 +45,14 @@ class Sync:
                 f"uncommitted changes outside qrun's files ({shown}); commit or stash "
                 "them before `qrun apply --commit/--push`"
             )
-        if push:
+        if push and self.ws.has_remote():
+            self.ws.fetch()
+            ahead = self.ws.commits_ahead()
+            if ahead:  # replaying a lost push resets to the remote: never over a person's commits
+                raise GitError(
+                    f"the branch has {ahead} commit(s) not on {self.ws.upstream()}; push or "
+                    "drop them first (`qrun apply --push` publishes only qrun's own commits)"
+                )
             self.ws.fast_forward()
 
     def _paths(self) -> list[str]:
@@ -81,9 +88,7 @@ class Sync:
         raise GitError(f"push still rejected after {MAX_PUSH_ATTEMPTS} attempts; run apply again")
 
     def _ahead(self) -> bool:
-        return bool(
-            self.ws.has_remote() and self.ws._git("rev-list", f"{self.ws.upstream()}..HEAD")
-        )
+        return self.ws.commits_ahead() > 0
 
     def claim(self, lock: Lock, run: RunRecord) -> bool:
         """Push the claim; if another runner's claim for the same run landed first, back off."""

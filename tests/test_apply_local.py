@@ -167,3 +167,49 @@ def test_removed_spec_is_archived_once(applied: Path, capsys: pytest.CaptureFixt
     assert main(["plan", "--format", "json", "--detailed-exitcode"]) == 0  # settled: no loop
     kinds = {a["name"]: a["kind"] for a in json.loads(capsys.readouterr().out)["data"]}
     assert kinds["qft4"] == "noop"
+
+
+def test_only_narrows_actions_not_the_view(
+    applied: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (applied / "specs" / "qft4.toml").unlink()  # another spec's lock is now orphaned
+    capsys.readouterr()
+    assert main(["plan", "--only", "bell", "--format", "json"]) == 0
+    names = {a["name"] for a in json.loads(capsys.readouterr().out)["data"]}
+    assert names == {"bell"}  # qft4 is neither retired nor reported by a bell-only run
+    assert main(["plan", "--only", "bel"]) == 2
+    assert "Did you mean 'bell'?" in capsys.readouterr().err
+
+
+def test_a_stale_claim_of_an_older_revision_is_closed_not_submitted(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from runner.lock import Lock, RunRecord, RunStatus, write_lock
+
+    spec = project / "specs" / "bell.toml"
+    stale = RunRecord(
+        id="0001-00000000",
+        run_hash="0" * 64,
+        trigger="merge",
+        target="local:fake_manila",
+        status=RunStatus.CLAIMED,
+        created="2026-01-01T00:00:00Z",
+        updated="2026-01-01T00:00:00Z",
+        claimed_by="gone:1",
+        shots=4096,
+    )
+    write_lock(project / "specs", Lock("bell", (stale,)))
+    monkeypatch.setenv("QRUN_NOW", "2026-01-01T02:00:00Z")
+    capsys.readouterr()
+    assert main(["plan", "--only", "bell", "--format", "json"]) == 0
+    (action,) = json.loads(capsys.readouterr().out)["data"]
+    assert action["kind"] == "submit" and action["supersedes"] == "0001-00000000"
+    assert action["run_id"].startswith("0002-")
+    assert main(["apply", "--only", "bell"]) == 0
+    runs = read_lock(project, "bell")["runs"]
+    assert [(r["id"][:4], r["status"]) for r in runs] == [
+        ("0001", "cancelled"),
+        ("0002", "completed"),
+    ]
+    assert "superseded" in runs[0]["error"]
+    assert spec.exists()

@@ -154,3 +154,16 @@ def test_two_runners_at_once_submit_a_new_spec_exactly_once(
     assert [r["id"] for r in final["runs"]] == [run["id"]]
     assert final["runs"][0]["status"] == "completed"
     assert ibm_emulator.submissions == 1
+
+
+def test_refuses_to_push_a_persons_unpushed_commits(origin_and_clone, capsys) -> None:
+    bare, work = origin_and_clone
+    (work / "specs" / "mine.toml").write_text(
+        (work / "specs" / "bell.toml").read_text().replace('name = "bell"', 'name = "mine"')
+    )
+    git(work, "add", "specs/mine.toml")
+    git(work, "commit", "-m", "my unreviewed spec")
+    assert main(["apply", "--push"]) == 1
+    assert "not on origin/main" in capsys.readouterr().err
+    assert len(origin_log(bare)) == 1  # nothing pushed
+    assert (work / "specs" / "mine.toml").exists()  # and nothing of theirs was reset away

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from runner.errors import BackendError, CredentialsError
+from runner.errors import BackendError, CredentialsError, ServiceUnavailable
 
 RETRY_ATTEMPTS = 4
 RETRY_BASE_SECONDS = 0.5
@@ -82,7 +82,7 @@ def guard(settings: IbmSettings, what: str, call: Callable[[], T]) -> T:
     """Run a client call: clear errors, no token leaks, and retries only where the client
     has none (it already retries 5xx five times with backoff and honours Retry-After)."""
     if settings.unavailable:
-        raise BackendError(f"IBM Quantum: could not {what}: {settings.unavailable}")
+        raise ServiceUnavailable(f"IBM Quantum: could not {what}: {settings.unavailable}")
     started = time.monotonic()
     for attempt in range(RETRY_ATTEMPTS):
         try:
@@ -99,14 +99,16 @@ def guard(settings: IbmSettings, what: str, call: Callable[[], T]) -> T:
                 f"the service is unavailable ({problem}, after the client's own retries); "
                 "pending runs are picked up by the next apply"
             )
-            raise BackendError(f"IBM Quantum: could not {what}: {settings.unavailable}") from None
+            raise ServiceUnavailable(
+                f"IBM Quantum: could not {what}: {settings.unavailable}"
+            ) from None
         if kind == "error":
             raise BackendError(f"IBM Quantum: could not {what}: {problem}") from None
         delay = min(RETRY_BASE_SECONDS * 2**attempt, RETRY_MAX_SECONDS)
         if time.monotonic() - started + delay > RETRY_MAX_SECONDS:
             break
         time.sleep(delay)
-    raise BackendError(
+    raise ServiceUnavailable(
         f"IBM Quantum: could not {what} after {attempt + 1} attempts ({problem}); "
         "pending runs are picked up by the next apply"
     )

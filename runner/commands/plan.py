@@ -23,10 +23,16 @@ def run(args: argparse.Namespace) -> int:
         from runner.git_ops import changed_specs
 
         changes = changed_specs(config.repo_root, args.base)
-        only = only or sorted({c.name for c in changes})
-        if not only:
-            only = ["\0none"]  # the PR touches no spec: plan nothing
-    inputs = load_inputs(config, only, paths)
+        # a removed spec has a lock (or nothing at all): plan only names qrun knows
+        known = {p.name.removesuffix(".lock.toml").removesuffix(".toml")
+                 for p in config.specs_dir.glob("*.toml")}  # fmt: skip
+        only = only or sorted({c.name for c in changes} & known)
+    if args.base and not only:  # the pull request touches no spec: nothing to plan
+        from runner.inputs import Inputs
+
+        inputs = Inputs()
+    else:
+        inputs = load_inputs(config, only, paths)
     for diag in inputs.problems:
         if args.format != "markdown":
             out.diagnostic(diag)

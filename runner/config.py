@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -43,9 +44,13 @@ class Limits:
         for attr, (var, kind) in names.items():
             if var in environ:
                 try:
-                    values[attr] = kind(environ[var])
+                    value = kind(environ[var])
                 except ValueError:
                     raise UsageError(f"{var} must be a number (got {environ[var]!r})") from None
+                zero_ok = attr == "stale_claim_minutes"  # 0: take over any claim at once
+                if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
+                    raise UsageError(f"{var} must be a positive number (got {environ[var]!r})")
+                values[attr] = value
         return cls(**values)  # type: ignore[arg-type]
 
 
@@ -75,4 +80,9 @@ class Config:
         root = Path(repo).resolve() if repo else find_repo_root(Path.cwd())
         if not root.is_dir():
             raise UsageError(f"--repo {repo}: no such directory")
+        if not (root / "specs").is_dir():
+            raise UsageError(
+                f"{root} has no specs/ directory: run qrun in a repository of "
+                "experiment specs (or pass --repo DIR)"
+            )
         return cls(repo_root=root, environ=env, limits=Limits.from_env(env))

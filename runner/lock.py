@@ -98,7 +98,9 @@ class Lock:
 
     def next_run_id(self, run_hash: str) -> str:
         """Deterministic, so two runners planning the same run pick the same id."""
-        return f"{len(self.runs) + 1:04d}-{run_hash[:8]}"
+        # max + 1, not len + 1: a deleted record must not make a new run reuse an old id
+        seq = max((int(r.id.split("-", 1)[0]) for r in self.runs), default=0) + 1
+        return f"{seq:04d}-{run_hash[:8]}"
 
     def upsert(self, run: RunRecord) -> Lock:
         runs = [r for r in self.runs if r.id != run.id]

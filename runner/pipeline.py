@@ -15,7 +15,7 @@ from typing import Any
 
 from runner.backends.base import Backend
 from runner.config import Config
-from runner.errors import BackendError, CredentialsError, QrunError
+from runner.errors import BackendError, CredentialsError, QrunError, UsageError
 from runner.execute import ClaimLost, RunContext, collect, submit, supersede
 from runner.inputs import Inputs, load_inputs
 from runner.lock import Lock, merge_locks, read_lock, write_lock
@@ -48,16 +48,26 @@ class ApplyResult:
     reports_changed: list[str] = field(default_factory=list)
     uploaded: int = 0
     skipped: int = 0
+    invalid_specs: int = 0
 
     @property
     def exit_code(self) -> int:
-        return 1 if any(o.status is Status.FAILED for o in self.outcomes) else 0
+        """1 when a spec failed or is invalid (after everything else was done), else 0."""
+        failed = any(o.status is Status.FAILED for o in self.outcomes)
+        return 1 if failed or self.invalid_specs else 0
 
 
 def clock(config: Config) -> datetime:
     """Now, in UTC; QRUN_NOW (ISO 8601) pins it for reproducible runs and tests."""
     pinned = config.environ.get("QRUN_NOW")
-    return parse_time(pinned) if pinned else datetime.now(UTC).replace(microsecond=0)
+    if not pinned:
+        return datetime.now(UTC).replace(microsecond=0)
+    try:
+        return parse_time(pinned)
+    except ValueError:
+        raise UsageError(
+            f"QRUN_NOW must be an ISO 8601 time such as 2026-01-31T12:00:00Z (got {pinned!r})"
+        ) from None
 
 
 def detect_trigger(config: Config, requested: str | None) -> str:
@@ -171,7 +181,7 @@ def apply(
     actions = make_plan(
         config, inputs, now, detect_trigger(config, trigger), retry, ctx.backend_for
     )
-    result = ApplyResult(actions)
+    result = ApplyResult(actions, invalid_specs=len(inputs.invalid))
     ctx.claim, ctx.checkpoint = hooks.claim, hooks.checkpoint
     specs = {s.name: s for s in inputs.specs}
     work = [a for a in actions if a.kind in (Kind.SUBMIT, Kind.COLLECT, Kind.RETIRE)]
@@ -271,6 +281,9 @@ def render(config: Config, out: Output, queue_lengths: dict[str, int] | None = N
     from runner.reports.build import build_reports
 
     result = build_reports(config, queue_lengths)
+    for warning in result.warnings:
+        out.line(f"warning: {warning}")
+        out.annotate("warning", warning)
     for name, message in result.alerts:
         out.line(f"drift alert: {name}: {message}")
         out.annotate("warning", f"qrun drift alert: {name}: {message}", f"specs/{name}.toml")

@@ -167,3 +167,22 @@ def test_refuses_to_push_a_persons_unpushed_commits(origin_and_clone, capsys) ->
     assert "not on origin/main" in capsys.readouterr().err
     assert len(origin_log(bare)) == 1  # nothing pushed
     assert (work / "specs" / "mine.toml").exists()  # and nothing of theirs was reset away
+
+
+def test_a_fresh_checkout_without_the_store_keeps_committed_results(
+    origin_and_clone, tmp_path, monkeypatch, capsys
+) -> None:
+    bare, _work = origin_and_clone
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
+    assert main(["apply", "--push"]) == 0
+    fresh = clone(bare, tmp_path / "fresh")  # a new CI runner: no .qrun/store
+    monkeypatch.chdir(fresh)
+    page = (fresh / "reports" / "bell.md").read_text()
+    assert "## Results of run" in page
+    spec = fresh / "specs" / "bell.toml"
+    spec.write_text(spec.read_text().replace("noisy 5-qubit", "noisy five-qubit"))
+    git(fresh, "commit", "-qam", "reword the description")
+    capsys.readouterr()
+    assert main(["apply", "--no-push"]) == 0
+    assert "kept the committed report" in capsys.readouterr().out
+    assert (fresh / "reports" / "bell.md").read_text() == page  # results not wiped

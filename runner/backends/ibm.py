@@ -13,6 +13,7 @@ import difflib
 import json
 import warnings
 from collections.abc import Sequence
+from contextlib import suppress
 from functools import partial
 from typing import Any, TypeVar
 
@@ -155,7 +156,8 @@ class IbmBackend:
         elif todo:
             from qiskit_ibm_runtime import Batch
 
-            with Batch(backend=device) as batch:
+            batch = guard(self.settings, "open a batch", partial(Batch, backend=device))
+            try:
                 for index in todo:
                     primitive = self._primitive(request, batch)
                     primitive.options.environment.job_tags = [*request.tags, f"qrun:part:{index}"]
@@ -163,6 +165,11 @@ class IbmBackend:
                         self.settings, "submit the job", partial(primitive.run, parts[index][0])
                     )
                     refs[index] = JobRef(job.job_id(), tuple(parts[index][1]))
+            finally:
+                # Stop accepting jobs (the ones in the batch run either way). An open batch
+                # expires by itself: never lose the job ids over failing to close it.
+                with suppress(BackendError):
+                    guard(self.settings, "close the batch", batch.close)
         used = sorted({q for info in infos.values() for q in info.physical_qubits})
         properties = guard(self.settings, "read calibration", device.properties)
         calibration = (

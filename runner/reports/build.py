@@ -39,6 +39,7 @@ def _analyses(store: Any, lock: Lock) -> dict[str, dict[str, Any]]:
 class ReportResult:
     changed: list[str]
     alerts: list[tuple[str, str]]  # (experiment, message) of current drift alerts
+    warnings: list[str]
 
 
 def build_reports(config: Config, queue_lengths: dict[str, int] | None = None) -> ReportResult:
@@ -58,12 +59,25 @@ def build_reports(config: Config, queue_lengths: dict[str, int] | None = None) -
     specs = {s.name: s for s in inputs.specs}
     names = sorted(set(specs) | set(inputs.locks))
     views = []
+    warnings: list[str] = []
     reuse: dict[str, dict[str, bytes]] = {}
     manifest = _manifest(config.reports_dir)
     for name in names:
         lock = inputs.locks.get(name, Lock(name))
         spec = specs.get(name)
         kept = _current_files(config.reports_dir, name, page_digest(spec, lock), manifest)
+        analyses = {} if kept is not None else _analyses(store, lock)
+        lost = [r.id for r in lock.runs if r.status is RunStatus.COMPLETED and r.id not in analyses]
+        if kept is None and lost:
+            # Results this store does not hold (a local store on another machine): keep the
+            # committed page rather than re-render it without them.
+            kept = _current_files(config.reports_dir, name, None, manifest)
+            if kept is not None:
+                warnings.append(
+                    f"{name}: kept the committed report: stored results of run(s) "
+                    f"{', '.join(lost)} are not in this result store (configure COS to keep "
+                    "results between runners)"
+                )
         if kept is not None:
             reuse[name] = kept
         links = {
@@ -77,7 +91,7 @@ def build_reports(config: Config, queue_lengths: dict[str, int] | None = None) -
                 name=name,
                 spec=spec,
                 lock=lock,
-                analyses={} if name in reuse else _analyses(store, lock),
+                analyses={} if name in reuse else analyses,
                 spec_path=display_path(path, config.repo_root),
                 object_links=links,
             )
@@ -100,7 +114,7 @@ def build_reports(config: Config, queue_lengths: dict[str, int] | None = None) -
     )
     files = render_reports(views, ctx, reuse=reuse)
     alerts = [(v.name, a.message) for v in views for a in alerts_of(v)]
-    return ReportResult(write_reports(config.reports_dir, files), alerts)
+    return ReportResult(write_reports(config.reports_dir, files), alerts, warnings)
 
 
 def _link(url: str) -> str:
@@ -117,11 +131,13 @@ def _manifest(reports_dir: Path) -> list[str]:
 
 
 def _current_files(
-    reports_dir: Path, name: str, digest: str, manifest: list[str]
+    reports_dir: Path, name: str, digest: str | None, manifest: list[str]
 ) -> dict[str, bytes] | None:
-    """The committed page and figures of an experiment, when the page is current and whole."""
+    """The committed page and figures of an experiment, when the page is whole and (unless
+    digest is None) current."""
     page = reports_dir / f"{name}.md"
-    if read_digest(page) != digest:
+    found = read_digest(page)
+    if found is None or (digest is not None and found != digest):
         return None
     prefix = f"figures/{name}/"
     files = {f"{name}.md": page.read_bytes()}

@@ -210,16 +210,29 @@ def _check_qasm(rel: str, where: KeyPath, report: _Reporter, ctx: Context) -> in
         )
         return None
     report.result.qasm_digests[rel] = hashlib.sha256(data).hexdigest()
-    from runner.templates.qasm import load_qasm, qasm_error
+    return _qasm_width(data, rel, resolved.relative_to(root).as_posix(), where, report)
 
-    text = data.decode("utf-8", errors="replace")
-    if problem := qasm_error(text):
-        line, col, message = problem
-        shown = resolved.relative_to(root).as_posix()
-        report.result.diagnostics.append(Diagnostic(shown, line, col, f"OpenQASM: {message}"))
-        report.at_value(where, f"QASM file '{rel}' does not parse (see {shown}:{line})")
+
+_QASM_WIDTHS: dict[str, int] = {}  # by content: a file shared by several specs is parsed once
+
+
+def _qasm_width(data: bytes, rel: str, shown: str, where: KeyPath, report: _Reporter) -> int | None:
+    """The circuit's width, parsing the file once per content (qiskit is imported only here)."""
+    digest = hashlib.sha256(data).hexdigest()
+    if digest in _QASM_WIDTHS:
+        return _QASM_WIDTHS[digest]
+    from runner.templates.qasm import QasmError, load_qasm
+
+    try:
+        width = int(load_qasm(data.decode("utf-8", errors="replace")).num_qubits)
+    except QasmError as exc:
+        report.result.diagnostics.append(
+            Diagnostic(shown, exc.line, exc.col, f"OpenQASM: {exc.message}")
+        )
+        report.at_value(where, f"QASM file '{rel}' does not parse (see {shown}:{exc.line})")
         return None
-    return int(load_qasm(text).num_qubits)
+    _QASM_WIDTHS[digest] = width
+    return width
 
 
 def _check_widths(target: str, entries: tuple[CircuitEntry, ...], report: _Reporter) -> None:

@@ -210,6 +210,13 @@ def _store_definition(ctx: RunContext, spec: Spec, doc: dict[str, Any], commit: 
         "latest_run": doc["run_id"],
     }
     ctx.put("experiments", keys.metadata_key(spec.name), canonical_json(metadata))
+    from runner.templates.registry import get_template
+
+    for name in sorted({e.template for e in spec.entries if e.template}):
+        template = get_template(name)  # the circuits bucket's template library
+        entry = {"name": template.name, "description": template.description,
+                 "params_schema": template.params_schema}  # fmt: skip
+        ctx.put("circuits", keys.template_key(name), canonical_json(entry))
 
 
 def _run_status(jobs: tuple[JobRecord, ...]) -> RunStatus:
@@ -280,6 +287,10 @@ def collect(ctx: RunContext, lock: Lock, run: RunRecord, spec: Spec | None = Non
         "results", keys.analysis_key(lock.name, run.id), canonical_json(analysis)
     )
     objects.append(analysis_obj)
+    if not run.target.startswith("local:") and run.backend:  # ran on hardware: keep the circuits
+        for circuit in request_doc["circuits"]:
+            key = keys.validated_circuit_key(run.backend, lock.name, circuit["circuit_id"])
+            ctx.put("circuits", key, circuit["qasm"].encode())
     qpu = sum(j.quantum_seconds or 0.0 for j in jobs)
     headline = analysis.get("headline") or {}
     lock = lock.upsert(

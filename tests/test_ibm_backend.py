@@ -169,6 +169,8 @@ def test_submit_in_one_process_and_collect_in_another(
     page = (project / "reports" / "hw.md").read_text(encoding="utf-8")
     assert run["id"] in page and "completed" in page
     assert emulator.submissions == 1
+    validated = project / ".qrun/store/circuits/validated/ibm_brisbane/hw/bell.qasm"
+    assert validated.read_text().startswith("OPENQASM")  # hardware-validated circuit kept
 
 
 def test_held_job_stays_pending_and_the_dashboard_shows_the_queue(

@@ -20,17 +20,6 @@ def _repo(root: Path) -> Any:
         return None
 
 
-def head_commit(root: Path) -> str | None:
-    """The commit the working tree is at, or None outside git / before the first commit."""
-    repo = _repo(root)
-    if repo is None:
-        return None
-    try:
-        return str(repo.head.commit.hexsha)
-    except ValueError:
-        return None
-
-
 def last_commit_of(root: Path, path: Path) -> str | None:
     """The latest commit that touched path (the spec revision a run was made from)."""
     repo = _repo(root)
@@ -139,16 +128,6 @@ class Workspace:
         out = self._git("status", "--porcelain", "--untracked-files=all")
         return [line[3:].split(" -> ")[-1].strip('"') for line in out.splitlines() if line]
 
-    def ensure_only_ours_dirty(self, ours: tuple[str, ...]) -> None:
-        """Refuse to commit/push over a person's uncommitted work."""
-        foreign = [p for p in self.dirty_paths() if not p.startswith(ours)]
-        if foreign:
-            shown = ", ".join(foreign[:5]) + (" …" if len(foreign) > 5 else "")
-            raise GitError(
-                f"uncommitted changes outside qrun's files ({shown}); commit or stash "
-                "them before `qrun apply --commit/--push`"
-            )
-
     def has_remote(self) -> bool:
         return self.remote in [r.name for r in self.repo.remotes]
 
@@ -212,22 +191,9 @@ class Workspace:
             return 0
         return len(self._git("rev-list", f"{self.upstream()}..HEAD").split())
 
-    def show(self, ref: str, path: str) -> str | None:
-        """A file's content at ref, or None if it does not exist there."""
-        import git
-
-        try:
-            return str(self.repo.git.show(f"{ref}:{path}"))
-        except git.GitCommandError:
-            return None
-
     def reset_to_upstream(self) -> None:
         """Drop our unpushed commits (their content is replayed by the caller)."""
         self._git("reset", "--quiet", "--hard", self.upstream())
-
-    def changed_since_upstream(self, prefix: str) -> list[str]:
-        out = self._git("diff", "--name-only", self.upstream(), "HEAD", "--", prefix)
-        return out.splitlines()
 
 
 def _base_env() -> dict[str, str]:

@@ -56,13 +56,13 @@ class Sync:
             self.ws.fast_forward()
 
     def _paths(self) -> list[str]:
-        specs = self.config.specs_dir.relative_to(self.config.repo_root).as_posix()
+        """Exactly the runner's files: lock files (new, changed or deleted) and reports/."""
         locks = [
             p.relative_to(self.config.repo_root).as_posix()
             for p in self.config.specs_dir.rglob("*.lock.toml")
         ]
-        tracked = [p for p in self.ws.dirty_paths() if is_ours(p)]
-        return sorted(set(locks + tracked + ["reports"])) if specs else tracked
+        changed = [p for p in self.ws.dirty_paths() if is_ours(p)]
+        return sorted({*locks, *changed, "reports"})
 
     def _replay(self) -> None:
         """Fetch, reset onto upstream, and merge our lock records into theirs."""

@@ -118,6 +118,6 @@ def plan_markdown(
         cut = text[:COMMENT_LIMIT].rsplit("\n", 1)[0]
         text = (
             cut
-            + "\n\n… plan truncated to fit a GitHub comment; the full plan is in the job summary.\n"
+            + "\n\n… plan truncated to fit a GitHub comment; `qrun plan` (text or JSON) in the job log has all of it.\n"
         )
     return text

@@ -20,7 +20,8 @@ from runner.lock import (
     write_lock,
 )
 from runner.output import Output
-from runner.pipeline import ApplyResult, Hooks, Status, apply, render
+from runner.pipeline import ApplyResult, Hooks, Status, apply
+from runner.reports.build import build_reports
 
 MAX_PUSH_ATTEMPTS = 5
 
@@ -72,7 +73,7 @@ class Sync:
         for name, lock in ours.items():
             theirs = read_lock(self.config.specs_dir, name)
             write_lock(self.config.specs_dir, merge_locks(theirs, lock))
-        render(self.config, self.out)
+        build_reports(self.config)  # quietly: alerts were already reported once
 
     def publish(self, message: str) -> bool:
         """Commit our files; push with bounded retries. Returns whether a commit was made."""

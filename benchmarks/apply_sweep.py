@@ -100,7 +100,7 @@ def main() -> None:
     best = min(timings)
     print(
         f"apply 50-circuit sweep on local:aer: plain qiskit {plain:.2f} s; qrun apply {best:.2f} s "
-        f"(best of 3) -> ratio {best / plain:.2f}x; report rendering alone (16 matplotlib "
+        f"(best of 3) -> ratio {best / plain:.2f}x; report rendering alone (matplotlib "
         f"figures) {reports:.2f} s -> without it {(best - reports) / plain:.2f}x"
     )
 

@@ -244,25 +244,29 @@ def _numeric(values: Sequence[Any]) -> bool:
 def sweep_figures(
     name: str, run_id: str, spec: Spec, circuits: Sequence[Mapping[str, Any]]
 ) -> list[PageFigure]:
-    """Fidelity against each numeric sweep parameter of each swept entry that has fidelities."""
+    """Fidelity against each numeric sweep parameter: one figure per parameter, a line per
+    swept entry (and per value of its other sweep keys), so related sweeps share axes."""
     fidelity = {
         str(c["circuit_id"]): c["fidelity"]
         for c in circuits
         if c.get("fidelity") and c["fidelity"].get("value") is not None
     }
-    out: list[PageFigure] = []
+    by_key: dict[str, dict[str, list[tuple[float, Mapping[str, Any]]]]] = {}
     for entry in spec.entries:
         for key in sorted(k for k, v in entry.sweep.items() if _numeric(v)):
-            series: dict[str, list[tuple[float, Mapping[str, Any]]]] = {}
+            series = by_key.setdefault(key, {})
             for c in spec.circuits:
                 if c.entry != entry.name or c.circuit_id not in fidelity or key not in c.params:
                     continue
                 others = ", ".join(f"{k}={c.params[k]}" for k in sorted(entry.sweep) if k != key)
-                series.setdefault(others, []).append((c.params[key], fidelity[c.circuit_id]))
-            if sum(len(s) for s in series.values()) >= 2 and len(out) < MAX_SWEEP_FIGURES:
-                data = sweep(f"{entry.name}: fidelity vs {key}", key, series)
-                path = f"figures/{name}/{run_id}-sweep-{slug(entry.name + '.' + key)}.svg"
-                out.append(PageFigure(path, f"fidelity of {entry.name} against {key}", data))
+                label = f"{entry.name} ({others})" if others else entry.name
+                series.setdefault(label, []).append((c.params[key], fidelity[c.circuit_id]))
+    out: list[PageFigure] = []
+    for key, series in sorted(by_key.items()):
+        if sum(len(s) for s in series.values()) >= 2 and len(out) < MAX_SWEEP_FIGURES:
+            data = sweep(f"fidelity vs {key}", key, series)
+            path = f"figures/{name}/{run_id}-sweep-{slug(key)}.svg"
+            out.append(PageFigure(path, f"fidelity against {key}", data))
     return out
 
 

@@ -552,3 +552,17 @@ def test_decode_rejects_garbage() -> None:
         decode_result('{"a": 1}', "sampler")
     with pytest.raises(ValueError, match="primitive"):
         decode_result("{}", "sample")
+
+
+@pytest.mark.parametrize("num_bits", [1, 3, 8, 9, 17, 64, 70])
+def test_fast_counts_equal_qiskits(num_bits: int) -> None:
+    import numpy as np
+    from qiskit.primitives.containers import BitArray
+
+    from runner.analysis.results import fast_counts
+
+    rng = np.random.default_rng(num_bits)
+    outcomes = ["".join(rng.choice(["0", "1"], num_bits)) for _ in range(12)]
+    counts = {o: int(rng.integers(1, 50)) for o in outcomes}
+    bits = BitArray.from_counts(counts, num_bits=num_bits)
+    assert fast_counts(bits) == bits.get_counts()

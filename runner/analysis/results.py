@@ -54,7 +54,7 @@ def _sampler_pub(pub: Any, index: int) -> PubData:
         raise StoreError(f"sampler PUB {index} has no classical register: nothing was measured")
     try:
         bits = pub.join_data() if len(names) > 1 else data[names[0]]
-        raw = bits.get_counts()
+        raw = fast_counts(bits)
     except (AttributeError, TypeError, ValueError) as exc:
         raise StoreError(f"sampler PUB {index} holds no bit array ({exc})") from None
     counts = {str(k): int(v) for k, v in sorted(raw.items())}
@@ -77,3 +77,20 @@ def _estimator_pub(pub: Any, index: int) -> PubData:
         stds=tuple(float(v) for v in stds),
         shots=int(shots) if shots is not None else None,
     )
+
+
+def fast_counts(bits: Any) -> dict[str, int]:
+    """BitArray.get_counts, vectorised: qiskit's loops over every shot in Python, which
+    dominated collection (6 ms per 4096-shot PUB). Rows are packed big-endian bytes."""
+    import numpy as np
+
+    array = np.asarray(bits.array)
+    if array.ndim != 2:  # parameter sweeps (extra shape): keep qiskit's own aggregation
+        return dict(bits.get_counts())
+    rows, counts = np.unique(array, axis=0, return_counts=True)
+    width = int(bits.num_bits)
+    out = {}
+    for row, count in zip(rows.tolist(), counts.tolist(), strict=True):
+        value = int.from_bytes(bytes(row), "big")
+        out[format(value, f"0{width}b")] = int(count)
+    return out

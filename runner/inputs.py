@@ -9,7 +9,8 @@ from pathlib import Path
 
 from runner.config import Config
 from runner.errors import Diagnostic, SpecError, UsageError
-from runner.lock import Lock, read_all_locks
+from runner.lock import Lock, lock_cache, read_all_locks
+from runner.spec.cache import SpecCache
 from runner.spec.loader import display_path, find_specs, load_spec
 from runner.spec.model import Spec
 
@@ -30,11 +31,12 @@ def load_inputs(
     found = Inputs()
     files = list(paths) if paths is not None else find_specs(config.specs_dir)
     seen: dict[str, str] = {}
+    spec_cache = SpecCache(config.repo_root) if paths is None else None
     for path in files:
         if only and path.stem not in only:
             continue
         try:
-            spec = load_spec(path, config.repo_root)
+            spec = load_spec(path, config.repo_root, spec_cache)
         except SpecError as exc:
             found.problems.extend(exc.diagnostics)
             found.invalid[path.stem] = str(exc.diagnostics[0])
@@ -47,8 +49,14 @@ def load_inputs(
             continue
         seen[spec.name] = shown
         found.specs.append(spec)
+    if spec_cache is not None:
+        spec_cache.save(prune=not only)
     # Every lock is loaded even with --only: budgets and pending-job limits span all specs.
-    found.locks = read_all_locks(config.specs_dir) if config.specs_dir.is_dir() else {}
+    if config.specs_dir.is_dir():
+        cache = lock_cache(config.repo_root) if paths is None else None
+        found.locks = read_all_locks(config.specs_dir, cache)
+        if cache is not None:
+            cache.save()
     found.only = frozenset(only)
     unknown = sorted(set(only) - {p.stem for p in files} - set(found.locks))
     if unknown and paths is None:

@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from runner.content_cache import ContentCache, content_key
 from runner.errors import Diagnostic, SpecError
 from runner.files import write_atomic
 
@@ -232,13 +233,28 @@ def read_lock(specs_dir: Path, name: str) -> Lock:
     return parse_lock(path.read_text(encoding="utf-8"), _shown(specs_dir, path))
 
 
-def read_all_locks(specs_dir: Path) -> dict[str, Lock]:
-    """Every lock under specs/, by experiment name (including locks whose spec is gone)."""
+def read_all_locks(specs_dir: Path, parsed: ContentCache | None = None) -> dict[str, Lock]:
+    """Every lock under specs/, by experiment name (including locks whose spec is gone).
+
+    With a cache, a lock file whose bytes were seen before is not parsed and validated again."""
     locks = {}
     for path in sorted(specs_dir.rglob("*.lock.toml")):
-        lock = parse_lock(path.read_text(encoding="utf-8"), _shown(specs_dir, path))
+        data = path.read_bytes()
+        key = content_key(data)
+        doc = parsed.get(key) if parsed is not None else None
+        if doc is not None:
+            lock = from_document(doc)
+        else:
+            lock = parse_lock(data.decode("utf-8"), _shown(specs_dir, path))
+            if parsed is not None:
+                parsed.put(key, to_document(lock))
         locks[lock.name] = lock
     return locks
+
+
+def lock_cache(repo_root: Path) -> ContentCache:
+    """Parsed lock documents by content, invalidated with the lock format."""
+    return ContentCache(repo_root / ".qrun" / "cache" / "locks.json", f"lock-v{LOCK_VERSION}")
 
 
 def render_lock(lock: Lock) -> str:

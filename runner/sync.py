@@ -39,7 +39,8 @@ class Sync:
         self.ws = Workspace(
             config.repo_root, config.environ.get("QRUN_GIT_AUTHOR") or DEFAULT_AUTHOR
         )
-        dirty = [p for p in self.ws.dirty_paths() if not is_ours(p)]
+        # .qrun/ (local store, caches) is the runner's scratch space, never committed
+        dirty = [p for p in self.ws.dirty_paths() if not is_ours(p) and not p.startswith(".qrun/")]
         if dirty:
             shown = ", ".join(dirty[:5]) + (" …" if len(dirty) > 5 else "")
             raise GitError(

@@ -15,6 +15,7 @@ from typing import Any
 
 from runner.errors import Diagnostic, SpecError
 from runner.spec import checks
+from runner.spec.cache import SpecCache
 from runner.spec.identity import run_identity
 from runner.spec.locate import locate
 from runner.spec.model import Analysis, CircuitEntry, Execution, Spec
@@ -104,13 +105,25 @@ def parse_toml(text: str, file: str) -> dict[str, Any]:
         raise SpecError([Diagnostic(file, line, col, f"TOML syntax error: {reason}")]) from None
 
 
-def load_spec(path: Path, repo_root: Path) -> Spec:
-    """Read, validate and normalise one spec; raise SpecError listing every problem."""
+def load_spec(path: Path, repo_root: Path, spec_cache: SpecCache | None = None) -> Spec:
+    """Read, validate and normalise one spec; raise SpecError listing every problem.
+
+    With a cache, an unchanged spec (and unchanged QASM files) is not validated again."""
     file = display_path(path, repo_root)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+        if spec_cache is not None and (hit := spec_cache.get(path, data)) is not None:
+            return hit
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError([Diagnostic(file, 1, 1, f"cannot read spec: {exc}")]) from None
+    spec = _load_text(path, text, file, repo_root)
+    if spec_cache is not None:
+        spec_cache.put(path, data, spec)
+    return spec
+
+
+def _load_text(path: Path, text: str, file: str, repo_root: Path) -> Spec:
     doc = parse_toml(text, file)
     if not schema_valid(doc):
         positions = locate(text)

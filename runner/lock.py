@@ -209,6 +209,11 @@ def migrate(doc: dict[str, Any], file: str) -> dict[str, Any]:
 
 
 def parse_lock(text: str, file: str) -> Lock:
+    return from_document(_checked_document(text, file))
+
+
+def _checked_document(text: str, file: str) -> dict[str, Any]:
+    """The lock's TOML document, migrated and validated."""
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -217,7 +222,7 @@ def parse_lock(text: str, file: str) -> Lock:
         ) from None
     doc = migrate(doc, file)
     _validate(doc, file)
-    return from_document(doc)
+    return doc
 
 
 def _shown(specs_dir: Path, path: Path) -> str:
@@ -242,12 +247,11 @@ def read_all_locks(specs_dir: Path, parsed: ContentCache | None = None) -> dict[
         data = path.read_bytes()
         key = content_key(data)
         doc = parsed.get(key) if parsed is not None else None
-        if doc is not None:
-            lock = from_document(doc)
-        else:
-            lock = parse_lock(data.decode("utf-8"), _shown(specs_dir, path))
+        if doc is None:
+            doc = _checked_document(data.decode("utf-8"), _shown(specs_dir, path))
             if parsed is not None:
-                parsed.put(key, to_document(lock))
+                parsed.put(key, doc)
+        lock = from_document(doc)
         locks[lock.name] = lock
     return locks
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -30,8 +29,18 @@ def _environment_key() -> str:
 
 
 def _to_json(spec: Spec) -> dict[str, Any]:
-    doc = asdict(spec)
-    doc["path"] = str(spec.path)
+    """Shallow and fast (dataclasses.asdict deep-copies everything): values are shared,
+    never mutated, and serialised once when the cache is saved."""
+    doc = dict(vars(spec))
+    doc.update(
+        path=str(spec.path),
+        tags=list(spec.tags),
+        targets=list(spec.targets),
+        execution=dict(vars(spec.execution)),
+        analysis=dict(vars(spec.analysis)),
+        entries=[{**vars(e), "observables": list(e.observables)} for e in spec.entries],
+        circuits=[{**vars(c), "observables": list(c.observables)} for c in spec.circuits],
+    )
     return doc
 
 
@@ -79,12 +88,12 @@ class SpecCache:
             return None
 
     def put(self, path: Path, data: bytes, spec: Spec) -> None:
+        doc = _to_json(spec)
         try:
-            doc = json.loads(json.dumps(_to_json(spec)))  # TOML dates etc. are not cached
+            json.dumps(doc)  # TOML dates and times have no JSON form: such specs are not cached
         except (TypeError, ValueError):
             return
-        if _from_json(doc) == spec:  # only what JSON represents exactly
-            self.store.put(content_key(str(path).encode(), data), doc)
+        self.store.put(content_key(str(path).encode(), data), doc)
 
     def save(self, prune: bool = True) -> None:
         self.store.save(prune)

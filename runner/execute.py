@@ -1,31 +1,30 @@
-"""The two I/O steps of a run: submit (claim, adopt or submit, record) and collect
-(poll, store results, analyse, record). Each persists the lock after every change it
-makes, so a crash at any point loses nothing that a later runner cannot recover.
+"""Submitting a run: claim it, adopt jobs already tagged with its id or submit, record the
+job ids. The lock is persisted after every change, so a crash at any point loses nothing
+a later runner cannot recover. (Collection is in runner/collect.py.)
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from runner.backends.base import Backend, JobOutcome, JobStatus, RunRequest, Submission
+from runner.backends.base import Backend, JobStatus, RunRequest, Submission
 from runner.circuits import build_jobs, request_document
 from runner.errors import (
     BackendError,
     CredentialsError,
     QrunError,
     ServiceUnavailable,
-    StoreError,
 )
 from runner.lock import JobRecord, Lock, ObjectRecord, RunRecord, RunStatus
 from runner.schedule import format_time
 from runner.spec.model import Spec
 from runner.stores import keys
-from runner.stores.base import ResultStore, sha256_hex
+from runner.stores.base import ResultStore
 
 REQUEST_FILE = "request.json"
 
@@ -66,7 +65,7 @@ class RunContext:
         return ObjectRecord(o.bucket, o.key, o.sha256, o.size)
 
 
-def _request(spec: Spec, run_id: str) -> RunRequest:
+def build_request(spec: Spec, run_id: str) -> RunRequest:
     return RunRequest(
         name=spec.name,
         run_id=run_id,
@@ -113,7 +112,7 @@ def submit(ctx: RunContext, spec: Spec, lock: Lock, run_id: str, trigger: str) -
     ctx.persist(lock)
     if not ctx.claim(lock, run):  # another runner won the push: it submits, we back off
         raise ClaimLost(f"{spec.name}: run {run_id} was claimed by another runner; backing off")
-    request = _request(spec, run_id)
+    request = build_request(spec, run_id)
     backend = ctx.backend_for(spec.target)
     adopted = backend.find_jobs(request)
     covered = {cid for j in adopted for cid in j.circuit_ids}
@@ -219,233 +218,12 @@ def _store_definition(ctx: RunContext, spec: Spec, doc: dict[str, Any], commit: 
         ctx.put("circuits", keys.template_key(name), canonical_json(entry))
 
 
-def _run_status(jobs: tuple[JobRecord, ...]) -> RunStatus:
-    statuses = {j.status for j in jobs}
-    for status in ("failed", "cancelled", "running", "queued"):
-        if status in statuses:
-            return RunStatus(status)
-    return RunStatus.COMPLETED
-
-
-def collect(ctx: RunContext, lock: Lock, run: RunRecord, spec: Spec | None = None) -> Lock:
-    """Poll the run's unfinished jobs; when all are done, store, analyse and record."""
-    open_ids = [j.id for j in run.jobs if not JobStatus(j.status).final]
-    outcomes = (
-        {o.job_id: o for o in ctx.backend_for(run.target).collect(open_ids)} if open_ids else {}
-    )
-    jobs = tuple(_merge_job(j, outcomes.get(j.id)) for j in run.jobs)
-    for polled in outcomes.values():
-        if polled.queue_length is not None and run.backend:
-            ctx.queue_lengths[run.backend] = polled.queue_length
-    status = _run_status(jobs)
-    stamp = format_time(ctx.now)
-    if status in (RunStatus.QUEUED, RunStatus.RUNNING):
-        updated = run.with_(jobs=jobs, status=status)
-        if updated != run:
-            lock = lock.upsert(updated.with_(updated=stamp))
-            ctx.persist(lock)
-        return lock
-    if status in (RunStatus.FAILED, RunStatus.CANCELLED):
-        unfinished = [j.id for j in jobs if not JobStatus(j.status).final]
-        if unfinished:  # the run cannot complete: its other jobs would spend QPU time for nothing
-            ctx.backend_for(run.target).cancel(unfinished)
-            note = f"cancelled by qrun: another job of the run {status.value}"
-            jobs = tuple(
-                replace(j, status=JobStatus.CANCELLED.value, reason=note)
-                if j.id in unfinished
-                else j
-                for j in jobs
-            )
-        reasons = "; ".join(
-            f"job {j.id}: {j.reason or j.status}" for j in jobs if j.status == status.value
-        )
-        lock = lock.upsert(
-            run.with_(jobs=jobs, status=status, error=reasons, updated=stamp, finished=stamp)
-        )
-        ctx.persist(lock)
-        ctx.messages.append(f"{run.id}: {status.value}: {reasons}")
-        return lock
-    missing = [j.id for j in jobs if j.id not in outcomes]
-    if missing:  # finished in an earlier pass whose results were not stored yet
-        outcomes.update({o.job_id: o for o in ctx.backend_for(run.target).collect(missing)})
-    objects = list(run.objects)
-    found = _request_for(ctx, lock, run, spec, objects)
-    if found is None:
-        return _unanalysable(ctx, lock, run, jobs, stamp)
-    request_doc, objects = found
-    results: dict[str, tuple[str, str]] = {}
-    for job in jobs:
-        outcome = outcomes.get(job.id)
-        if outcome is None or outcome.result_json is None:
-            raise StoreError(f"job {job.id} completed but returned no result; run apply again")
-        data = outcome.result_json.encode()
-        objects.append(ctx.put("results", keys.job_result_key(lock.name, run.id, job.id), data))
-        for cid in job.circuits:
-            results[cid] = (job.id, outcome.result_json)
-    analysis = analyse_run(request_doc, jobs, results, run)
-    analysis_obj = ctx.put(
-        "results", keys.analysis_key(lock.name, run.id), canonical_json(analysis)
-    )
-    objects.append(analysis_obj)
-    if not run.target.startswith("local:") and run.backend:  # ran on hardware: keep the circuits
-        for circuit in request_doc["circuits"]:
-            key = keys.validated_circuit_key(run.backend, lock.name, circuit["circuit_id"])
-            ctx.put("circuits", key, circuit["qasm"].encode())
-    qpu = sum(j.quantum_seconds or 0.0 for j in jobs)
-    headline = analysis.get("headline") or {}
-    lock = lock.upsert(
-        run.with_(
-            jobs=jobs,
-            status=RunStatus.COMPLETED,
-            updated=stamp,
-            finished=stamp,
-            qpu_seconds=round(qpu, 3),
-            objects=tuple(_dedupe(objects)),
-            headline={
-                k: v
-                for k, v in headline.items()
-                if k in ("name", "value", "low", "high", "stderr") and v is not None
-            },
-        )
-    )
-    ctx.persist(lock)
-    return lock
-
-
-def _dedupe(objects: list[ObjectRecord]) -> list[ObjectRecord]:
-    seen: dict[tuple[str, str], ObjectRecord] = {}
-    for o in objects:
-        seen[(o.bucket, o.key)] = o
-    return list(seen.values())
-
-
-def _merge_job(job: JobRecord, outcome: JobOutcome | None) -> JobRecord:
-    if outcome is None:
-        return job
-    return JobRecord(
-        job.id, job.circuits, outcome.status.value, outcome.reason, outcome.quantum_seconds
-    )
-
-
-def analyse_run(
-    request_doc: dict[str, Any],
-    jobs: tuple[JobRecord, ...],
-    results: dict[str, tuple[str, str]],
-    run: RunRecord,
-) -> dict[str, Any]:
-    """analysis.json: per-circuit analyses and the run's headline metric."""
-    from runner.analysis.metrics import analyse_estimator, analyse_sampler, headline
-    from runner.analysis.results import decode_result
-
-    primitive = request_doc["primitive"]
-    decoded: dict[str, list[Any]] = {}
-    pubs: dict[str, Any] = {}
-    for job in jobs:
-        job_id, text = results[job.circuits[0]]
-        decoded[job_id] = decode_result(text, primitive)
-        for index, cid in enumerate(job.circuits):
-            pubs[cid] = decoded[job_id][index]
-    analyses = []
-    for circuit in request_doc["circuits"]:
-        pub = pubs[circuit["circuit_id"]]
-        if primitive == "sampler":
-            analyses.append(
-                analyse_sampler(
-                    circuit["circuit_id"],
-                    circuit["template"],
-                    circuit["params"],
-                    pub.counts,
-                    pub.shots or request_doc["shots"],
-                    circuit.get("ideal"),
-                    circuit.get("ideal_note"),
-                )
-            )
-        else:
-            analyses.append(
-                analyse_estimator(
-                    circuit["circuit_id"],
-                    circuit["template"],
-                    circuit["params"],
-                    circuit["observables"],
-                    pub.evs,
-                    pub.stds,
-                    circuit.get("ideal_evs"),
-                    request_doc["shots"],
-                    circuit.get("ideal_note"),
-                )
-            )
-    top = headline(analyses)
-    return {
-        "version": 1,
-        "name": request_doc["name"],
-        "run_id": request_doc["run_id"],
-        "target": request_doc["target"],
-        "backend": request_doc.get("backend"),
-        "primitive": primitive,
-        "shots": request_doc["shots"],
-        "trigger": run.trigger,
-        "created": run.created,
-        "headline": top.to_json() if top else None,
-        "circuits": [a.to_json() for a in analyses],
-        "transpiled": request_doc.get("transpiled", {}),
-        "calibration": request_doc.get("calibration", {}),
-    }
-
-
-def _request_for(
-    ctx: RunContext, lock: Lock, run: RunRecord, spec: Spec | None, objects: list[ObjectRecord]
-) -> tuple[dict[str, Any], list[ObjectRecord]] | None:
-    """The run's request document: from the store, or rebuilt from the unchanged spec.
-
-    A local store does not travel between CI runners; when the spec still has the run's
-    hash its circuits and ideals are rebuilt deterministically (calibration is then absent).
-    None when the store failed before the request was recorded and it cannot be rebuilt.
-    """
-    ref = next((o for o in objects if o.key.endswith("/" + REQUEST_FILE)), None)
-    key = keys.run_prefix(lock.name, run.id) + REQUEST_FILE
-    if ref is None and ctx.store.exists("results", key) is not None:
-        data = ctx.store.get("results", key)  # the upload landed but was never acknowledged
-        ref = ObjectRecord("results", key, sha256_hex(data), len(data))
-        objects = [ref, *objects]
-    if ref is not None and ctx.store.exists("results", ref.key) is not None:
-        return json.loads(ctx.store.get("results", ref.key, ref.sha256)), objects
-    if spec is None or spec.run_hash != run.run_hash:
-        return None  # neither stored here nor rebuildable: the run cannot be analysed
-    doc = request_document(spec, run.id, _request(spec, run.id).circuits)
-    doc["backend"] = run.backend
-    doc["transpiled"] = dict(sorted(run.transpiled.items()))
-    doc["calibration"] = {}
-    ctx.messages.append(
-        f"{lock.name}: request of run {run.id} not in the store; rebuilt from the spec"
-    )
-    rebuilt = ctx.put("results", key, canonical_json(doc))
-    return doc, [rebuilt, *(o for o in objects if o.key != key)]
-
-
-def _unanalysable(
-    ctx: RunContext, lock: Lock, run: RunRecord, jobs: tuple[JobRecord, ...], stamp: str
-) -> Lock:
-    """Finished jobs with no request document cannot be analysed: fail the run, say why."""
-    reason = (
-        f"its {REQUEST_FILE} is not in this result store (never stored, or stored in a local "
-        "store on another machine) and the spec has changed since, so the results cannot be "
-        "analysed; the next `qrun apply` runs the current spec (configure COS to keep results "
-        "between CI runners)"
-    )
-    qpu = round(sum(j.quantum_seconds or 0.0 for j in jobs), 3)
-    failed = run.with_(jobs=jobs, status=RunStatus.FAILED, error=reason, qpu_seconds=qpu)
-    lock = lock.upsert(failed.with_(updated=stamp, finished=stamp))
-    ctx.persist(lock)
-    ctx.messages.append(f"{run.id}: failed: {reason}")
-    return lock
-
-
 def supersede(ctx: RunContext, spec: Spec, lock: Lock, run_id: str) -> Lock:
     """A stale claim made from an older revision of the spec: cancel anything it submitted
     (found by its tags) and close it, so the current revision gets a run of its own."""
     run = next(r for r in lock.runs if r.id == run_id)
     backend = ctx.backend_for(run.target)
-    found = backend.find_jobs(_request(spec, run_id))
+    found = backend.find_jobs(build_request(spec, run_id))
     if found:
         backend.cancel([j.job_id for j in found])
     note = "superseded: the spec changed before this claimed run was submitted"

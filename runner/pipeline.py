@@ -14,9 +14,10 @@ from enum import StrEnum
 from typing import Any
 
 from runner.backends.base import Backend
+from runner.collect import collect
 from runner.config import Config
 from runner.errors import BackendError, CredentialsError, QrunError, UsageError
-from runner.execute import ClaimLost, RunContext, collect, submit, supersede
+from runner.execute import ClaimLost, RunContext, submit, supersede
 from runner.inputs import Inputs, load_inputs
 from runner.lock import Lock, merge_locks, read_lock, write_lock
 from runner.output import Output

@@ -7,18 +7,29 @@ import tempfile
 from pathlib import Path
 
 
+def _file_mode() -> int:
+    """The mode open() would give a new file (mkstemp alone leaves it owner-only)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_atomic(path: Path, data: str | bytes) -> bool:
-    """Replace path's content atomically; return False (and touch nothing) if unchanged."""
+    """Replace path's content atomically (temp file beside it, fsync, rename); return False,
+    touching nothing, when the content is unchanged."""
     payload = data.encode() if isinstance(data, str) else data
     if path.exists() and path.read_bytes() == payload:
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.chmod(_file_mode())
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return True

@@ -12,6 +12,7 @@ from runner.errors import Diagnostic, SpecError, UsageError
 from runner.lock import Lock, lock_cache, read_all_locks
 from runner.spec.cache import SpecCache
 from runner.spec.loader import display_path, find_specs, load_spec
+from runner.spec.locate import locate
 from runner.spec.model import Spec
 
 
@@ -27,7 +28,8 @@ class Inputs:
 def load_inputs(
     config: Config, only: Sequence[str] = (), paths: Sequence[Path] | None = None
 ) -> Inputs:
-    """Load every spec (or only the named ones) and every lock; invalid specs are kept as problems."""
+    """Load every spec (or only the named ones) and every lock; invalid specs are kept as
+    problems. With explicit paths (validation), just those specs: no caches, no locks."""
     found = Inputs()
     files = list(paths) if paths is not None else find_specs(config.specs_dir)
     seen: dict[str, str] = {}
@@ -35,16 +37,21 @@ def load_inputs(
     for path in files:
         if only and path.stem not in only:
             continue
+        shown = display_path(path, config.repo_root)
+        if not path.is_file():
+            found.problems.append(Diagnostic(shown, 1, 1, "no such spec file"))
+            found.invalid[path.stem] = f"{shown}: no such spec file"
+            continue
         try:
             spec = load_spec(path, config.repo_root, spec_cache)
         except SpecError as exc:
             found.problems.extend(exc.diagnostics)
             found.invalid[path.stem] = str(exc.diagnostics[0])
             continue
-        shown = display_path(path, config.repo_root)
         if spec.name in seen:
-            message = f"experiment name '{spec.name}' is also used by {seen[spec.name]}"
-            found.problems.append(Diagnostic(shown, 1, 1, message))
+            line, col = locate(path.read_text(encoding="utf-8")).value(("name",))
+            message = f"experiment name '{spec.name}' is also used by {seen[spec.name]}; names must be unique"
+            found.problems.append(Diagnostic(shown, line, col, message))
             found.invalid[spec.name] = message
             continue
         seen[spec.name] = shown
@@ -52,11 +59,11 @@ def load_inputs(
     if spec_cache is not None:
         spec_cache.save(prune=not only)
     # Every lock is loaded even with --only: budgets and pending-job limits span all specs.
-    if config.specs_dir.is_dir():
-        cache = lock_cache(config.repo_root) if paths is None else None
+    # Explicit paths mean validation only: no locks needed.
+    if paths is None and config.specs_dir.is_dir():
+        cache = lock_cache(config.repo_root)
         found.locks = read_all_locks(config.specs_dir, cache)
-        if cache is not None:
-            cache.save()
+        cache.save()
     found.only = frozenset(only)
     unknown = sorted(set(only) - {p.stem for p in files} - set(found.locks))
     if unknown and paths is None:

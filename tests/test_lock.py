@@ -321,3 +321,20 @@ def test_status_properties():
 
 def test_lock_file_path(tmp_path: Path):
     assert lock_path(tmp_path, "ghz-sweep") == tmp_path / "ghz-sweep.lock.toml"
+
+
+def test_written_files_get_the_usual_mode_not_mkstemps_owner_only(tmp_path) -> None:
+    import os
+    import stat
+
+    from runner.files import write_atomic
+
+    old = os.umask(0o022)
+    try:
+        target = tmp_path / "x" / "file.txt"
+        assert write_atomic(target, "hello\n") is True
+        assert stat.S_IMODE(target.stat().st_mode) == 0o644
+        assert write_atomic(target, "hello\n") is False  # unchanged: untouched
+        assert [p.name for p in target.parent.iterdir()] == ["file.txt"]  # no temp left
+    finally:
+        os.umask(old)

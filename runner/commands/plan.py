@@ -17,7 +17,6 @@ def run(args: argparse.Namespace) -> int:
     config = Config.load(args.repo)
     out = Output("json" if args.format == "json" else "text", quiet=args.quiet)
     only = list(args.only)
-    paths = None
     changes = None
     if args.base:
         from runner.git_ops import changed_specs
@@ -32,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
         inputs = Inputs()
     else:
-        inputs = load_inputs(config, only, paths)
+        inputs = load_inputs(config, only)
     for diag in inputs.problems:
         if args.format != "markdown":
             out.diagnostic(diag)

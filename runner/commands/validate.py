@@ -6,44 +6,12 @@ import argparse
 from pathlib import Path
 
 from runner.config import Config
-from runner.errors import BackendError, Diagnostic, SpecError
+from runner.errors import BackendError, Diagnostic
+from runner.inputs import load_inputs
 from runner.output import Output
-from runner.spec.loader import display_path, find_specs, load_spec
+from runner.spec.loader import display_path, find_specs
 from runner.spec.locate import locate
 from runner.spec.model import Spec
-
-
-def load_all(config: Config, paths: list[str]) -> tuple[list[Spec], list[Diagnostic], int]:
-    """Load specs (given paths, or all under specs/); return valid specs, problems, count."""
-    files = [Path(p) for p in paths] if paths else find_specs(config.specs_dir)
-    specs: list[Spec] = []
-    problems: list[Diagnostic] = []
-    seen: dict[str, str] = {}
-    for path in files:
-        shown = display_path(path, config.repo_root)
-        if not path.is_file():
-            problems.append(Diagnostic(shown, 1, 1, "no such spec file"))
-            continue
-        try:
-            spec = load_spec(path, config.repo_root)
-        except SpecError as exc:
-            problems.extend(exc.diagnostics)
-            continue
-        if spec.name in seen:
-            line, col = locate(path.read_text(encoding="utf-8")).value(("name",))
-            problems.append(
-                Diagnostic(
-                    shown,
-                    line,
-                    col,
-                    f"experiment name '{spec.name}' is also used "
-                    f"by {seen[spec.name]}; names must be unique",
-                )
-            )
-            continue
-        seen[spec.name] = shown
-        specs.append(spec)
-    return specs, problems, len(files)
 
 
 def check_ibm_targets(config: Config, specs: list[Spec], out: Output) -> list[Diagnostic]:
@@ -73,7 +41,9 @@ def check_ibm_targets(config: Config, specs: list[Spec], out: Output) -> list[Di
 def run(args: argparse.Namespace) -> int:
     config = Config.load(args.repo)
     out = Output(args.format, quiet=args.quiet)
-    specs, problems, count = load_all(config, args.paths)
+    files = [Path(p) for p in args.paths] if args.paths else find_specs(config.specs_dir)
+    inputs = load_inputs(config, paths=files)
+    specs, problems, count = inputs.specs, inputs.problems, len(files)
     unknown = check_ibm_targets(config, specs, out)
     if unknown:
         problems += unknown

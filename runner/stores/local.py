@@ -8,18 +8,15 @@ object under a real key. Checksums are computed from the bytes; there is no inde
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 from runner.errors import StoreError
+from runner.files import write_atomic
 from runner.stores.base import BUCKETS, Bucket, PutOutcome, StoredObject, sha256_hex
 from runner.stores.config import DEFAULT_LOCAL_ROOT
 from runner.stores.keys import check_key
 
 log = logging.getLogger(__name__)
-
-_TMP_PREFIX = ".qrun-tmp-"
 
 
 class LocalStore:
@@ -56,7 +53,7 @@ class LocalStore:
             return PutOutcome(obj=obj, uploaded=False)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            _atomic_write(path, data)
+            write_atomic(path, data)
         except OSError as err:
             raise StoreError(
                 f"could not write {bucket}/{key} to {path}: {err.strerror or err}; "
@@ -115,18 +112,3 @@ class LocalStore:
             return path.relative_to(self.repo_root).as_posix()
         except ValueError:
             return path.as_posix()
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write to a temp file beside the target, fsync, then rename over it."""
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=_TMP_PREFIX)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.chmod(0o644)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import difflib
 import functools
+import importlib
 import json
 import math
-import re
 import threading
 import warnings
 from collections.abc import Sequence
@@ -24,6 +24,7 @@ from typing import Any
 
 from runner.backends import noise
 from runner.backends.base import JobOutcome, JobRef, JobStatus, RunRequest, Submission
+from runner.backends.catalog import local_targets
 from runner.backends.transpile import apply_layout_to_observables, transpile_for, two_qubit_edges
 from runner.errors import BackendError
 
@@ -31,28 +32,14 @@ AER_TARGET = "local:aer"
 NOT_RETRIEVABLE = "local job results are not retrievable after the runner exits; run `qrun retry`"
 # Local mode reads `seed_simulator` with a truthiness test, so 0 would mean "random".
 ZERO_SEED_STANDIN = 2**31 - 1
-_FAKE_CLASS = re.compile(r"Fake([A-Z][a-z]+)(?:V2)?")
 
 _outcomes: dict[str, JobOutcome] = {}
 _outcomes_lock = threading.Lock()
 
 
-@functools.cache
-def fake_device_classes() -> dict[str, str]:
-    """Map `fake_<name>` to its class name in qiskit_ibm_runtime.fake_provider."""
-    import qiskit_ibm_runtime.fake_provider as provider
-
-    found = {}
-    for attribute in dir(provider):
-        match = _FAKE_CLASS.fullmatch(attribute)
-        if match:
-            found[f"fake_{match.group(1).lower()}"] = attribute
-    return dict(sorted(found.items()))
-
-
 def valid_targets() -> tuple[str, ...]:
-    """Every target string the local backend accepts."""
-    return (AER_TARGET, *(f"local:{name}" for name in fake_device_classes()))
+    """Every target string the local backend accepts: the same list validation uses."""
+    return tuple(local_targets())
 
 
 @functools.cache
@@ -62,9 +49,7 @@ def load_backend(target: str) -> Any:
         from qiskit_aer import AerSimulator
 
         return AerSimulator()
-    name = target.removeprefix("local:")
-    class_name = fake_device_classes().get(name) if target.startswith("local:") else None
-    if class_name is None:
+    if target not in local_targets():
         valid = valid_targets()
         close = difflib.get_close_matches(target, valid, n=1)
         hint = f" Did you mean '{close[0]}'?" if close else ""
@@ -73,9 +58,18 @@ def load_backend(target: str) -> Any:
             f"Unknown backend '{target}'. Valid: {shown}, … ({len(valid)} local targets: "
             f"local:aer or local:fake_<device> for any fake device in qiskit-ibm-runtime).{hint}"
         )
-    import qiskit_ibm_runtime.fake_provider as provider
+    # The device's package under fake_provider/backends/ (what the catalog lists) holds
+    # exactly one FakeBackendV2 class, whatever it is called (FakeManilaV2, FakeFractionalBackend).
+    from qiskit_ibm_runtime.fake_provider.fake_backend import FakeBackendV2
 
-    return getattr(provider, class_name)()
+    module = importlib.import_module(
+        "qiskit_ibm_runtime.fake_provider.backends." + target.removeprefix("local:fake_")
+    )
+    (device_class,) = {
+        v for v in vars(module).values()
+        if isinstance(v, type) and issubclass(v, FakeBackendV2) and v is not FakeBackendV2
+    }  # fmt: skip
+    return device_class()
 
 
 @functools.cache

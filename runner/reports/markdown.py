@@ -16,6 +16,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from runner import schedule
+
 # ASCII punctuation that means something inline in CommonMark/GFM; a backslash makes it literal
 _INLINE = re.compile(r"([\\`*_\[\]|~])")
 # constructs that only mean something at the start of a line: heading, list, rule, setext
@@ -99,7 +101,7 @@ def parse_time(stamp: str | None) -> datetime | None:
     if not stamp:
         return None
     try:
-        return datetime.fromisoformat(str(stamp))
+        return schedule.parse_time(str(stamp))
     except ValueError:
         return None
 

@@ -36,3 +36,22 @@ def write_specs(root: Path, count: int) -> list[Path]:
         path.write_text(TEMPLATE.format(name=path.stem, i=i, shots=1000 + i), encoding="utf-8")
         paths.append(path)
     return paths
+
+
+def completed_run(spec: object, **extra: object) -> object:
+    """A completed run record of the spec's current revision, as a steady state has."""
+    from runner.lock import RunRecord, RunStatus
+
+    stamp = "2026-11-01T00:00:00Z"
+    fields = {
+        "id": f"0001-{spec.run_hash[:8]}",  # type: ignore[attr-defined]
+        "run_hash": spec.run_hash,  # type: ignore[attr-defined]
+        "trigger": "merge",
+        "target": spec.target,  # type: ignore[attr-defined]
+        "status": RunStatus.COMPLETED,
+        "created": stamp,
+        "updated": stamp,
+        "finished": stamp,
+        "shots": spec.execution.shots,  # type: ignore[attr-defined]
+    }
+    return RunRecord(**{**fields, **extra})  # type: ignore[arg-type]

@@ -20,10 +20,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 # Importing qiskit_ibm_runtime first in an emulator thread and transpiling later in the main
 # thread segfaults (qiskit 2.6.1 / qiskit-ibm-runtime 0.51): import it here first.
 import qiskit_ibm_runtime  # noqa: E402, F401
+from _specs import completed_run  # noqa: E402
 
 from tests.ibm_emulator import IBMRuntimeEmulator  # noqa: E402
 
@@ -51,22 +53,14 @@ def write_spec(root: Path, name: str) -> Path:
 
 def completed_history(root: Path) -> None:
     """COMPLETED experiments whose latest run finished on ibm_brisbane (locks only)."""
-    from runner.lock import JobRecord, Lock, RunRecord, RunStatus, write_lock
+    from runner.lock import JobRecord, Lock, write_lock
     from runner.spec.loader import load_spec
 
     for i in range(COMPLETED):
         spec = load_spec(write_spec(root, f"done-{i:03d}"), root)
-        run = RunRecord(
-            id=f"0001-{spec.run_hash[:8]}",
-            run_hash=spec.run_hash,
-            trigger="merge",
-            target=spec.target,
-            status=RunStatus.COMPLETED,
-            created="2026-11-01T00:00:00Z",
-            updated="2026-11-01T00:00:00Z",
-            finished="2026-11-01T00:00:00Z",
+        run = completed_run(
+            spec,
             backend="ibm_brisbane",
-            shots=100,
             qpu_seconds=2.0,
             jobs=(JobRecord(f"done{i:016d}", ("bell",), "completed", None, 2.0),),
         )

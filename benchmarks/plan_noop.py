@@ -18,30 +18,20 @@ from contextlib import redirect_stdout
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _specs import write_specs
+from _specs import completed_run, write_specs
 
 COUNT = 1000
 
 
 def steady_state(root: Path) -> None:
-    from runner.lock import Lock, RunRecord, RunStatus, write_lock
+    from runner.lock import Lock, write_lock
     from runner.reports.digest import MARKER, page_digest
     from runner.spec.loader import find_specs, load_spec
 
     (root / "reports").mkdir(exist_ok=True)
     for path in find_specs(root / "specs"):
         spec = load_spec(path, root)
-        run = RunRecord(
-            id=f"0001-{spec.run_hash[:8]}",
-            run_hash=spec.run_hash,
-            trigger="merge",
-            target=spec.target,
-            status=RunStatus.COMPLETED,
-            created="2026-11-01T00:00:00Z",
-            updated="2026-11-01T00:00:00Z",
-            finished="2026-11-01T00:00:00Z",
-            shots=spec.execution.shots,
-        )
+        run = completed_run(spec)
         lock = Lock(spec.name, (run,))
         write_lock(root / "specs", lock)
         (root / "reports" / f"{spec.name}.md").write_text(

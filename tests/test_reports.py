@@ -343,8 +343,10 @@ def test_multi_run_multi_backend_page(tmp_path: Path) -> None:
     calibration = table_rows(page, "Qubit")
     assert [r[0] for r in calibration] == ["0", "1", "2", "3"]  # only the qubits used
     assert [r[0] for r in table_rows(page, "Qubits")] == ["0–1"]
-    hists = [n for n in files if "-hist-" in n]
-    assert len(hists) == 3 and all("0004-abababab" in n for n in hists)
+    hists = [n for n in files if "-hist" in n]
+    assert hists == ["figures/bell-ghz/0004-abababab-hist.svg"]  # one figure, all 3 circuits
+    labels = svg_texts(files[hists[0]])
+    assert {"bell", "ghz[num_qubits=3]", "ghz[num_qubits=4]"} <= labels
 
 
 def test_failed_latest_run_shows_its_error(tmp_path: Path) -> None:
@@ -474,13 +476,49 @@ def test_sweep_figures_fit_the_budget_and_are_capped(tmp_path: Path) -> None:
     check_markdown(files)
     svgs = {n: d for n, d in files.items() if n.endswith(".svg")}
     assert sum(len(d) for d in svgs.values()) <= figures.FIGURE_BUDGET_BYTES
-    assert len([n for n in svgs if "-hist-" in n]) == 12
+    (hist,) = [d for n, d in svgs.items() if "-hist" in n]
+    assert {f"ghz[num_qubits={n}]" for n in range(2, 14)} <= svg_texts(hist)
     assert len([n for n in svgs if "-sweep-" in n]) == 1 and "figures/sweep/trend.svg" in svgs
     assert render_reports([view], CTX) == files
     wide = sweep_spec(tmp_path, 14)
-    page = render_reports([history_view(wide, [0.05])], CTX)["sweep.md"].decode()
-    assert "Showing 12 of 14 circuits" in page
-    assert page.count("-hist-") == 12
+    files = render_reports([history_view(wide, [0.05])], CTX)
+    page = files["sweep.md"].decode()
+    assert "Showing 12 of 14 circuits, evenly spaced through the run" in page
+    assert page.count("-hist.svg") == 1
+    (hist,) = [d for n, d in files.items() if n.endswith("-hist.svg")]
+    shown = {t for t in svg_texts(hist) if t.startswith("ghz[")}
+    # evenly spaced over num_qubits 2..15: first and last kept, two in between left out
+    assert shown == {f"ghz[num_qubits={n}]" for n in range(2, 16) if n not in (5, 12)}
+
+
+def svg_texts(svg: bytes) -> set[str]:
+    """The text elements of an SVG (figures keep text as <text>, not glyph paths)."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(svg)
+    return {"".join(e.itertext()).strip() for e in root.iter("{http://www.w3.org/2000/svg}text")}
+
+
+def test_histogram_circuits_spread_over_the_run() -> None:
+    circuits = [{"circuit_id": f"c{i}", "probabilities": {"0": 1.0}} for i in range(50)]
+    circuits.insert(3, {"circuit_id": "estimator-only", "probabilities": None})
+    picked = [c["circuit_id"] for c in figures.histogram_circuits(circuits)]
+    assert len(picked) == figures.MAX_HISTOGRAMS and picked[0] == "c0" and picked[-1] == "c49"
+    assert picked == sorted(set(picked), key=lambda c: int(c[1:]))  # in order, no repeats
+    assert figures.histogram_circuits(circuits[:5]) == [
+        c for c in circuits[:5] if c["probabilities"]
+    ]
+
+
+def test_histogram_shows_fewer_outcomes_per_circuit_as_circuits_grow() -> None:
+    many = {format(i, "05b"): 1 / 32 for i in range(32)}
+    one = svg_texts(figures.histogram("t", [("only", many, None)]))
+    assert len({t for t in one if len(t) == 5 and set(t) <= {"0", "1"}}) == figures.MAX_OUTCOMES
+    assert "top 16 of 32 outcomes" in one
+    twelve = [(f"c{i}", many, None) for i in range(12)]
+    texts = svg_texts(figures.histogram("t", twelve))
+    assert "t (top 4 outcomes of each)" in texts  # 48 bars shared by 12 circuits
+    assert figures.histogram("t", twelve) == figures.histogram("t", twelve)  # byte-deterministic
 
 
 def test_top_outcomes_keeps_the_likeliest_in_bit_order() -> None:

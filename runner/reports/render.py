@@ -151,10 +151,12 @@ def _results(
                                 "deviation": metrics.get(f"deviation[{label}]")})  # fmt: skip
     sweeps = fig.sweep_figures(view.name, run.id, view.spec, circuits) if draw and view.spec else []
     budget -= sum(len(f.data) for f in sweeps)
-    hists = fig.histogram_figures(view.name, run.id, circuits, budget) if draw else []
+    shown = fig.histogram_circuits(circuits)
+    hist = fig.histogram_figure(view.name, run.id, shown, budget) if draw else None
     with_counts = sum(1 for c in circuits if c.get("probabilities"))
-    return {"run": run, "doc": doc, "rows": rows, "observables": observables,
-            "sweeps": sweeps, "histograms": hists, "with_counts": with_counts,
+    return {"run": run, "doc": doc, "rows": rows, "observables": observables, "sweeps": sweeps,
+            "histograms": [hist] if hist else [], "histogram_circuits": len(shown),
+            "with_counts": with_counts,
             "calibration": _calibration(doc, transpiled)}  # fmt: skip
 
 

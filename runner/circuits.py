@@ -46,7 +46,7 @@ def build_jobs(spec: Spec) -> tuple[CircuitJob, ...]:
 
 def request_document(spec: Spec, run_id: str, jobs: tuple[CircuitJob, ...]) -> dict[str, Any]:
     """What collection needs to analyse the run later: circuits, parameters, ideals."""
-    from runner.analysis.ideal import ideal_expectations, ideal_note, ideal_probabilities
+    from runner.analysis.ideal import ideal_expectations, ideal_note, sampler_ideal
     from runner.templates.qasm import dump_qasm
 
     limit = spec.analysis.ideal_max_qubits
@@ -59,11 +59,11 @@ def request_document(spec: Spec, run_id: str, jobs: tuple[CircuitJob, ...]) -> d
             "qasm": dump_qasm(job.circuit),
             "observables": list(expanded.observables),
             "width": expanded.width,
-            "ideal_note": ideal_note(job.circuit, limit),
         }
         if spec.execution.primitive == "sampler":
-            entry["ideal"] = ideal_probabilities(job.circuit, limit)
+            entry["ideal"], entry["ideal_note"] = sampler_ideal(job.circuit, limit)
         else:
+            entry["ideal_note"] = ideal_note(job.circuit, limit)
             entry["ideal_evs"] = ideal_expectations(job.circuit, expanded.observables, limit)
         circuits.append(entry)
     return {

@@ -14,9 +14,10 @@ def _file_mode() -> int:
     return 0o666 & ~umask
 
 
-def write_atomic(path: Path, data: str | bytes) -> bool:
+def write_atomic(path: Path, data: str | bytes, *, durable: bool = True) -> bool:
     """Replace path's content atomically (temp file beside it, fsync, rename); return False,
-    touching nothing, when the content is unchanged."""
+    touching nothing, when the content is unchanged. `durable=False` skips the fsync (the
+    rename stays atomic) for files that can be rebuilt, where it would be most of the cost."""
     payload = data.encode() if isinstance(data, str) else data
     if path.exists() and path.read_bytes() == payload:
         return False
@@ -26,8 +27,9 @@ def write_atomic(path: Path, data: str | bytes) -> bool:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         tmp.chmod(_file_mode())
         tmp.replace(path)
     finally:

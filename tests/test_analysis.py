@@ -267,6 +267,21 @@ def test_reset_and_classical_control_are_noted() -> None:
     assert ideal_probabilities(branch) is None and ideal_note(branch) is not None
 
 
+def test_sampler_ideal_agrees_with_the_separate_calls() -> None:
+    from runner.analysis.ideal import sampler_ideal
+
+    mid = QuantumCircuit(1, 2)
+    mid.h(0)
+    mid.measure(0, 0)
+    mid.h(0)
+    mid.measure(0, 1)
+    for circuit in (bell_circuit(), ghz_circuit(3), ghz_circuit(24), mid):
+        probabilities, note = sampler_ideal(circuit)
+        assert note == ideal_note(circuit)
+        assert probabilities == ideal_probabilities(circuit)
+        assert (probabilities is None) == (note is not None)
+
+
 def test_ideal_matches_qiskit_statevector_under_a_permuted_readout() -> None:
     from qiskit.circuit.random import random_circuit
     from qiskit.quantum_info import Statevector

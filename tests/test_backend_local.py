@@ -15,9 +15,12 @@ from runner.backends import noise
 from runner.backends.base import Backend, CircuitJob, JobStatus, RunRequest
 from runner.backends.local import (
     NOT_RETRIEVABLE,
+    STATEVECTOR_MAX_QUBITS,
     LocalBackend,
     load_backend,
     load_properties,
+    noiseless_method,
+    noiseless_simulator,
     valid_targets,
 )
 from runner.backends.transpile import apply_layout_to_observables, transpile_for
@@ -286,3 +289,21 @@ def test_every_target_validation_accepts_is_one_the_backend_can_load() -> None:
     assert valid_targets() == tuple(local_targets())
     # the device whose class does not follow the Fake<Name>V2 pattern once validated but failed
     assert load_backend("local:fake_fractional").num_qubits > 0
+
+
+def test_noiseless_method_is_statevector_only_for_narrow_jobs() -> None:
+    narrow = [ghz(2), ghz(STATEVECTOR_MAX_QUBITS)]
+    assert noiseless_method(narrow) == "statevector"
+    assert noiseless_method([*narrow, ghz(STATEVECTOR_MAX_QUBITS + 1)]) == "automatic"
+    assert noiseless_simulator("statevector").options.method == "statevector"
+
+
+def test_noiseless_jobs_wider_than_a_statevector_still_run() -> None:
+    """A 30-qubit GHZ (16 GiB as a statevector) runs on Aer's automatic choice (the
+    stabilizer method) and gives the right distribution."""
+    assert noiseless_method([ghz(30)]) == "automatic"
+    _, result_json = run(LocalBackend("local:aer"), request("local:aer", CircuitJob("g", ghz(30)),
+                                                           shots=500))  # fmt: skip
+    [counts] = counts_of(result_json)
+    assert set(counts) == {"0" * 30, "1" * 30} and sum(counts.values()) == 500
+    assert 150 < counts["0" * 30] < 350  # binomial(500, 0.5): far outside 5 sigma otherwise

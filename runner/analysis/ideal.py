@@ -24,13 +24,18 @@ IDEAL_MAX_QUBITS = 20
 _TINY = 1e-12  # probabilities below this are rounding noise of the simulation
 
 
+NOT_UNITARY = "ideal not computed: mid-circuit measurement, reset or classical control"
+
+
 def ideal_note(circuit: QuantumCircuit, max_qubits: int = IDEAL_MAX_QUBITS) -> str | None:
     """Why the ideal is not computed for this circuit, or None when it can be."""
     if circuit.num_qubits > max_qubits:
-        return f"ideal not computed: {circuit.num_qubits} qubits > {max_qubits}"
-    if _unitary_part(circuit) is None:
-        return "ideal not computed: mid-circuit measurement, reset or classical control"
-    return None
+        return _too_wide(circuit, max_qubits)
+    return NOT_UNITARY if _unitary_part(circuit) is None else None
+
+
+def _too_wide(circuit: QuantumCircuit, max_qubits: int) -> str:
+    return f"ideal not computed: {circuit.num_qubits} qubits > {max_qubits}"
 
 
 def _unitary_part(circuit: QuantumCircuit) -> QuantumCircuit | None:
@@ -45,14 +50,11 @@ def _unitary_part(circuit: QuantumCircuit) -> QuantumCircuit | None:
     return unitary_part
 
 
-def _statevector(circuit: QuantumCircuit) -> Statevector | None:
+def _statevector(unitary_part: QuantumCircuit) -> Statevector | None:
     """Aer's statevector (a Statevector subclass): ~30x faster than qiskit's at 20 qubits."""
     from qiskit.exceptions import QiskitError
     from qiskit_aer.quantum_info import AerStatevector
 
-    unitary_part = _unitary_part(circuit)
-    if unitary_part is None:
-        return None
     try:
         return AerStatevector(unitary_part)
     except QiskitError:  # e.g. an opaque gate without a definition
@@ -78,13 +80,27 @@ def ideal_probabilities(
     Keys have one character per classical bit (clbit 0 rightmost; unmeasured clbits read
     0). A circuit without measurements is read out on all its qubits (qubit 0 rightmost).
     """
+    return sampler_ideal(circuit, max_qubits)[0]
+
+
+def sampler_ideal(
+    circuit: QuantumCircuit, max_qubits: int = IDEAL_MAX_QUBITS
+) -> tuple[dict[str, float] | None, str | None]:
+    """ideal_probabilities and ideal_note at once, removing the final measurements once
+    (that copy is most of the cost for small circuits)."""
+    if circuit.num_qubits > max_qubits:
+        return None, _too_wide(circuit, max_qubits)
+    unitary_part = _unitary_part(circuit)
+    if unitary_part is None:
+        return None, NOT_UNITARY
+    state = _statevector(unitary_part)
+    return (None if state is None else _read_out(circuit, state)), None
+
+
+def _read_out(circuit: QuantumCircuit, state: Statevector) -> dict[str, float]:
+    """The state's outcome probabilities keyed like the sampler reads `circuit`'s clbits."""
     import numpy as np
 
-    if circuit.num_qubits > max_qubits:
-        return None
-    state = _statevector(circuit)
-    if state is None:
-        return None
     mapping = _final_measurements(circuit)
     if not mapping:
         width = circuit.num_qubits
@@ -117,9 +133,8 @@ def ideal_expectations(
                 f"observable {label!r} has {len(label)} qubits but the circuit has "
                 f"{circuit.num_qubits}; write one Pauli letter per qubit"
             )
-    if circuit.num_qubits > max_qubits:
-        return None
-    state = _statevector(circuit)
+    unitary_part = _unitary_part(circuit) if circuit.num_qubits <= max_qubits else None
+    state = _statevector(unitary_part) if unitary_part is not None else None
     if state is None:
         return None
     return [float(state.expectation_value(SparsePauliOp(o)).real) for o in observables]

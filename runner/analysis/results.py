@@ -81,16 +81,25 @@ def _estimator_pub(pub: Any, index: int) -> PubData:
 
 def fast_counts(bits: Any) -> dict[str, int]:
     """BitArray.get_counts, vectorised: qiskit's loops over every shot in Python, which
-    dominated collection (6 ms per 4096-shot PUB). Rows are packed big-endian bytes."""
+    dominated collection (6 ms per 4096-shot PUB). Rows are packed big-endian bytes; up to
+    64 bits each row is read as one integer, so counting is a 1-D unique (40x faster than
+    comparing rows)."""
     import numpy as np
 
     array = np.asarray(bits.array)
     if array.ndim != 2:  # parameter sweeps (extra shape): keep qiskit's own aggregation
         return dict(bits.get_counts())
-    rows, counts = np.unique(array, axis=0, return_counts=True)
     width = int(bits.num_bits)
-    out = {}
-    for row, count in zip(rows.tolist(), counts.tolist(), strict=True):
-        value = int.from_bytes(bytes(row), "big")
-        out[format(value, f"0{width}b")] = int(count)
-    return out
+    nbytes = array.shape[1]
+    if nbytes <= 8:
+        padded = np.zeros((array.shape[0], 8), dtype=np.uint8)
+        padded[:, 8 - nbytes :] = array
+        values, counts = np.unique(padded.view(">u8").ravel(), return_counts=True)
+        keys = values.tolist()
+    else:
+        rows, counts = np.unique(array, axis=0, return_counts=True)
+        keys = [int.from_bytes(bytes(row), "big") for row in rows.tolist()]
+    return {
+        format(value, f"0{width}b"): int(count)
+        for value, count in zip(keys, counts.tolist(), strict=True)
+    }

@@ -74,18 +74,24 @@ def load_backend(target: str) -> Any:
     return device_class()
 
 
-@functools.cache
-def noiseless_simulator(statevector: bool) -> Any:
-    """The AerSimulator that runs noiseless jobs (the transpile target stays `load_backend`).
+def noiseless_method(circuits: Sequence[Any]) -> str:
+    """Aer's simulation method for a noiseless job.
 
     Aer's automatic method picks the stabilizer method for Clifford circuits (Bell, GHZ),
     which simulates every shot anew; the statevector method simulates once and samples the
     shots, about 2x faster on narrow circuits. Above STATEVECTOR_MAX_QUBITS the statevector
-    outgrows memory, so wide jobs keep the automatic choice. Experiments run in parallel.
+    outgrows memory, so wide jobs keep the automatic choice.
     """
+    widest = max((c.num_qubits for c in circuits), default=0)
+    return "statevector" if widest <= STATEVECTOR_MAX_QUBITS else "automatic"
+
+
+@functools.cache
+def noiseless_simulator(method: str) -> Any:
+    """The AerSimulator that runs noiseless jobs, experiments in parallel (the transpile
+    target stays `load_backend`'s)."""
     from qiskit_aer import AerSimulator
 
-    method = "statevector" if statevector else "automatic"
     return AerSimulator(method=method, max_parallel_experiments=0)
 
 
@@ -168,8 +174,7 @@ class LocalBackend:
 
         mode = self._device
         if not self.noisy:
-            widest = max((c.num_qubits for c in isa_circuits), default=0)
-            mode = noiseless_simulator(widest <= STATEVECTOR_MAX_QUBITS)
+            mode = noiseless_simulator(noiseless_method(isa_circuits))
         elif self.reduce_noise:
             qubits = noise.active_qubits(isa_circuits, (o for obs in observables for o in obs))
             mode = noise.reduced_simulator(self._device, load_properties(self.target), qubits)

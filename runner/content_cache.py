@@ -57,5 +57,5 @@ class ContentCache:
         doc = {"environment": self.environment, "entries": self.entries}
         with suppress(OSError):
             # insertion order kept: cached objects must repr (and so digest) like fresh ones
-            write_atomic(self.path, json.dumps(doc, separators=(",", ":")))
+            write_atomic(self.path, json.dumps(doc, separators=(",", ":")), durable=False)
         self.dirty = False

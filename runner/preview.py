@@ -27,12 +27,12 @@ class CircuitPreview:
 
 def _device(target: str) -> tuple[Any, str] | None:
     """The backend object to transpile for: Aer, or the target's fake twin."""
-    from runner.backends.local import load_backend
+    from runner.backends.local import load_device
 
     if target == "local:aer":
-        return load_backend(target), "local:aer"
+        return load_device(target), "local:aer"
     twin = fake_twin(target)
-    return (load_backend(f"local:{twin}"), f"local:{twin}") if twin else None
+    return (load_device(f"local:{twin}"), f"local:{twin}") if twin else None
 
 
 def preview(spec: Spec, simulate: bool = False) -> list[CircuitPreview]:

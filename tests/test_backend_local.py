@@ -18,6 +18,7 @@ from runner.backends.local import (
     STATEVECTOR_MAX_QUBITS,
     LocalBackend,
     load_backend,
+    load_device,
     load_properties,
     noiseless_method,
     noiseless_simulator,
@@ -186,7 +187,7 @@ def test_calibration_describes_the_used_qubits_of_a_fake_device():
 
 
 def test_transpilation_is_deterministic_for_a_fixed_seed():
-    device = load_backend("local:fake_brisbane")
+    device = load_device("local:fake_brisbane")
     jobs = [CircuitJob("ghz5", ghz(5)), CircuitJob("bell", ghz(2))]
     first, info = transpile_for(jobs, device, optimization_level=2, seed=42)
     second, _ = transpile_for(jobs, device, optimization_level=2, seed=42)
@@ -196,7 +197,7 @@ def test_transpilation_is_deterministic_for_a_fixed_seed():
 
 
 def test_observables_follow_the_layout():
-    device = load_backend("local:fake_brisbane")
+    device = load_device("local:fake_brisbane")
     [isa], _ = transpile_for([CircuitJob("bell", ghz(2, measure=False))], device, 1, seed=3)
     [mapped] = apply_layout_to_observables(("ZI",), isa)
     assert mapped.num_qubits == 127
@@ -228,6 +229,7 @@ def test_reduced_noise_model_is_the_device_model_restricted_to_the_qubits():
     device.run(isa, shots=1).result()  # makes the fake device build its own full noise model
     full = device.options.noise_model
     assert noise.reduced_noise_model(device, properties, range(5)) == full
+    assert noise.reduced_noise_model(load_device("local:fake_manila"), properties, range(5)) == full
 
     def errors(model, renumber):
         kept = []
@@ -289,6 +291,30 @@ def test_every_target_validation_accepts_is_one_the_backend_can_load() -> None:
     assert valid_targets() == tuple(local_targets())
     # the device whose class does not follow the Fake<Name>V2 pattern once validated but failed
     assert load_backend("local:fake_fractional").num_qubits > 0
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["local:fake_manila", "local:fake_brisbane", "local:fake_torino", "local:fake_fractional"],
+)
+def test_fast_device_loading_matches_fake_backend_v2(target: str) -> None:
+    """load_device reads the data files itself (FakeBackendV2 is slow to load): the Target,
+    the calibration and the transpiled circuits must be FakeBackendV2's exactly."""
+    ours, theirs = load_device(target), load_backend(target)
+    assert ours.name == theirs.name and ours.basis_gates == theirs.configuration().basis_gates
+    assert ours.properties.to_dict() == theirs.properties().to_dict()
+    mine, reference = ours.target, theirs.target
+    assert (mine.num_qubits, mine.dt) == (theirs.num_qubits, theirs.dt)
+    assert set(mine.operation_names) == set(reference.operation_names)
+    for name in reference.operation_names:
+        assert set(mine[name]) == set(reference[name]), name
+        for qargs, props in reference[name].items():
+            got = mine[name][qargs]
+            assert (got is None) == (props is None), (name, qargs)
+            if props is not None:
+                assert (got.error, got.duration) == (props.error, props.duration), (name, qargs)
+    jobs = [CircuitJob("ghz4", ghz(4)), CircuitJob("bell", ghz(2, measure=False))]
+    assert transpile_for(jobs, ours, 2, seed=5) == transpile_for(jobs, theirs, 2, seed=5)
 
 
 def test_noiseless_method_is_statevector_only_for_narrow_jobs() -> None:

@@ -45,12 +45,29 @@ def valid_targets() -> tuple[str, ...]:
 
 
 @functools.cache
-def load_backend(target: str) -> Any:
-    """The simulator or fake device for a `local:` target (one instance per process)."""
+def load_device(target: str) -> Any:
+    """What a `local:` target transpiles for (one instance per process): the AerSimulator,
+    or the fake device's Target and calibration loaded fast (see runner.backends.devices)."""
     if target == AER_TARGET:
         from qiskit_aer import AerSimulator
 
         return AerSimulator()
+    from runner.backends.devices import load_fake_device
+
+    return load_fake_device(_device_class(target))
+
+
+@functools.cache
+def load_backend(target: str) -> Any:
+    """qiskit-ibm-runtime's own object for a `local:` target: the AerSimulator, or the
+    FakeBackendV2 with its full-device noise (slow to load; only the full model needs it)."""
+    if target == AER_TARGET:
+        return load_device(target)
+    return _device_class(target)()
+
+
+def _device_class(target: str) -> type:
+    """The FakeBackendV2 subclass of a `local:fake_<name>` target."""
     if target not in local_targets():
         valid = valid_targets()
         close = difflib.get_close_matches(target, valid, n=1)
@@ -71,7 +88,7 @@ def load_backend(target: str) -> Any:
         v for v in vars(module).values()
         if isinstance(v, type) and issubclass(v, FakeBackendV2) and v is not FakeBackendV2
     }  # fmt: skip
-    return device_class()
+    return device_class
 
 
 def noiseless_method(circuits: Sequence[Any]) -> str:
@@ -89,16 +106,15 @@ def noiseless_method(circuits: Sequence[Any]) -> str:
 @functools.cache
 def noiseless_simulator(method: str) -> Any:
     """The AerSimulator that runs noiseless jobs, experiments in parallel (the transpile
-    target stays `load_backend`'s)."""
+    target stays `load_device`'s)."""
     from qiskit_aer import AerSimulator
 
     return AerSimulator(method=method, max_parallel_experiments=0)
 
 
-@functools.cache
 def load_properties(target: str) -> Any:
-    """A fake device's calibration properties, parsed once per process (they never change)."""
-    return load_backend(target).properties()
+    """A fake device's calibration properties (parsed once per process: they never change)."""
+    return load_device(target).properties
 
 
 def simulator_seed(seed: int) -> int:
@@ -121,7 +137,7 @@ class LocalBackend:
     def __init__(self, target: str, *, reduce_noise: bool = True) -> None:
         self.target = target
         self.reduce_noise = reduce_noise
-        self._device = load_backend(target)
+        self._device = load_device(target)
         self.noisy = target != AER_TARGET
 
     @property
@@ -172,10 +188,11 @@ class LocalBackend:
         from qiskit.exceptions import QiskitError
         from qiskit_ibm_runtime import EstimatorV2, RuntimeEncoder, SamplerV2
 
-        mode = self._device
         if not self.noisy:
             mode = noiseless_simulator(noiseless_method(isa_circuits))
-        elif self.reduce_noise:
+        elif not self.reduce_noise:
+            mode = load_backend(self.target)  # FakeBackendV2: the whole device's noise model
+        else:
             qubits = noise.active_qubits(isa_circuits, (o for obs in observables for o in obs))
             mode = noise.reduced_simulator(self._device, load_properties(self.target), qubits)
             isa_circuits = [noise.compact_circuit(isa, qubits) for isa in isa_circuits]
@@ -210,7 +227,7 @@ class LocalBackend:
 
     def check(self, min_qubits: int = 1) -> None:
         """The target exists (raises BackendError with the valid names otherwise)."""
-        load_backend(self.target)
+        load_device(self.target)
 
     def find_jobs(self, request: RunRequest) -> tuple[JobRef, ...]:
         """Nothing to adopt: local jobs do not outlive the process that ran them."""

@@ -92,7 +92,8 @@ def reduced_noise_model(backend: Any, full: Any, qubits: Sequence[int]) -> Noise
         ],
         general=[],
     )
-    model = NoiseModel(basis_gates=backend.configuration().basis_gates)
+    # FakeDevice has basis_gates; FakeBackendV2 forwards the name to its configuration
+    model = NoiseModel(basis_gates=backend.basis_gates)
     for compact, error in basic_device_readout_errors(properties):
         model.add_readout_error(error, compact)
     with warnings.catch_warnings():

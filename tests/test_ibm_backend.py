@@ -338,6 +338,43 @@ def test_cancel_command_cancels_pending_jobs_on_the_service(
     assert qrun(capsys, "apply").code == 0 and emu.submissions == 1
 
 
+def test_cancel_leaves_a_job_that_already_finished_to_be_collected(
+    project: Path, emu: IBMRuntimeEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emu.jobs.hold()
+    use_specs(project, hw=spec_text("hw"))
+    assert qrun(capsys, "apply").code == 0
+    job_id = latest(project, "hw")["jobs"][0]["id"]
+    emu.jobs.force(job_id, "Completed")  # finishes on the service before the runner looks
+    cancelled = qrun(capsys, "cancel", "hw")
+    assert cancelled.code == 0, cancelled.text
+    assert "had already finished on the service; `qrun apply` collects it" in cancelled.out
+    assert emu.jobs[job_id].status == "Completed"
+    assert latest(project, "hw")["status"] == "queued"  # not falsely recorded as cancelled
+    assert qrun(capsys, "apply").code == 0
+    assert latest(project, "hw")["status"] == "completed" and emu.submissions == 1
+
+
+def test_cancel_of_a_partly_finished_batch_records_each_job_as_it_ended(
+    project: Path,
+    emu: IBMRuntimeEmulator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("QRUN_MAX_CIRCUITS_PER_JOB", "1")
+    emu.jobs.hold()
+    use_specs(project, sweep=spec_text("sweep", circuits=ghz_sweep(2, 3)))
+    assert qrun(capsys, "apply").code == 0
+    first, second = (j["id"] for j in latest(project, "sweep")["jobs"])
+    emu.jobs.force(first, "Completed")
+    cancelled = qrun(capsys, "cancel", "sweep")
+    assert cancelled.code == 0 and "(1 job(s))" in cancelled.out, cancelled.text
+    assert (emu.jobs[first].status, emu.jobs[second].status) == ("Completed", "Cancelled")
+    run = latest(project, "sweep")
+    assert run["status"] == "cancelled"
+    assert [j["status"] for j in run["jobs"]] == ["completed", "cancelled"]
+
+
 def test_removing_a_spec_with_a_pending_job_retires_it(
     project: Path,
     emu: IBMRuntimeEmulator,

@@ -114,6 +114,7 @@ class Backend(Protocol):
         """Current state of each job, with the result for completed ones."""
         ...
 
-    def cancel(self, job_ids: Sequence[str]) -> None:
-        """Cancel pending jobs; already-final jobs are left alone."""
+    def cancel(self, job_ids: Sequence[str]) -> list[str]:
+        """Cancel pending jobs; returns the ids found already final (left alone, so that
+        collection records how they really ended)."""
         ...

@@ -257,11 +257,14 @@ class IbmBackend:
             )
         return self.settings.queues[device.name]
 
-    def cancel(self, job_ids: Sequence[str]) -> None:
-        """Cancel pending jobs; a job already final is left alone, any other error raises."""
+    def cancel(self, job_ids: Sequence[str]) -> list[str]:
+        """Cancel pending jobs; returns those already final (left alone). Other errors raise."""
+        finished = []
         for job_id in job_ids:
             job = guard(self.settings, f"look up job {job_id}", partial(self.service.job, job_id))
-            guard(self.settings, f"cancel job {job_id}", partial(_cancel, job))
+            if not guard(self.settings, f"cancel job {job_id}", partial(_cancel, job)):
+                finished.append(job_id)
+        return finished
 
     def remaining_seconds(self) -> float | None:
         """QPU seconds left on the instance, when the service reports a limit."""

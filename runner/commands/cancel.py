@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 from runner.config import Config
 from runner.errors import UsageError
@@ -26,14 +27,25 @@ def run(args: argparse.Namespace) -> int:
     stamp = format_time(clock(config))
     for run_record in pending:
         ids = [j.id for j in run_record.jobs if j.status in ("queued", "running")]
-        if ids:
-            backend_for(run_record.target).cancel(ids)
-        jobs = tuple(
-            j
-            if j.id not in ids
-            else type(j)(
-                j.id, j.circuits, "cancelled", "cancelled by qrun cancel", j.quantum_seconds
+        backend = backend_for(run_record.target)
+        finished = set(backend.cancel(ids)) if ids else set()
+        if ids and finished == set(ids):
+            out.line(
+                f"{args.name}: run {run_record.id} had already finished on the service; "
+                "`qrun apply` collects it"
             )
+            continue
+        cancelled = [i for i in ids if i not in finished]
+        # part of a batch had finished: record how, since the cancelled run is never collected
+        ended = (
+            {o.job_id: o.status.value for o in backend.collect(sorted(finished))}
+            if finished
+            else {}
+        )
+        jobs = tuple(
+            replace(j, status="cancelled", reason="cancelled by qrun cancel")
+            if j.id in cancelled
+            else replace(j, status=ended.get(j.id, j.status))
             for j in run_record.jobs
         )
         lock = lock.upsert(
@@ -45,6 +57,6 @@ def run(args: argparse.Namespace) -> int:
                 error="cancelled by `qrun cancel`",
             )
         )
-        out.line(f"{args.name}: cancelled run {run_record.id} ({len(ids)} job(s))")
+        out.line(f"{args.name}: cancelled run {run_record.id} ({len(cancelled)} job(s))")
     write_lock(config.specs_dir, lock)
     return 0

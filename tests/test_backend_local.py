@@ -321,7 +321,11 @@ def test_noiseless_method_is_statevector_only_for_narrow_jobs() -> None:
     narrow = [ghz(2), ghz(STATEVECTOR_MAX_QUBITS)]
     assert noiseless_method(narrow) == "statevector"
     assert noiseless_method([*narrow, ghz(STATEVECTOR_MAX_QUBITS + 1)]) == "automatic"
+    noiseless_simulator.cache_clear()
+    run(LocalBackend("local:aer"), request("local:aer", CircuitJob("bell", ghz(2)), shots=10))
+    assert noiseless_simulator.cache_info().misses == 1  # the job ran on the simulator made here
     assert noiseless_simulator("statevector").options.method == "statevector"
+    assert noiseless_simulator.cache_info().hits == 1  # ...and it was the statevector one
 
 
 def test_noiseless_jobs_wider_than_a_statevector_still_run() -> None:

@@ -517,7 +517,13 @@ def test_histogram_shows_fewer_outcomes_per_circuit_as_circuits_grow() -> None:
     assert "top 16 of 32 outcomes" in one
     twelve = [(f"c{i}", many, None) for i in range(12)]
     texts = svg_texts(figures.histogram("t", twelve))
-    assert "t (top 4 outcomes of each)" in texts  # 48 bars shared by 12 circuits
+    assert "t (top 2 outcomes of each)" in texts  # 40 slots: 12 circuits x 2 bars + 11 gaps
+    three = svg_texts(figures.histogram("t", twelve[:3]))
+    assert "t (top 12 outcomes of each)" in three
+    long = [(f"sweep[angle=0.5,depth={d},num_qubits=12]", many, None) for d in (1, 2)]
+    assert {"sweep[depth=1]", "sweep[depth=2]"} <= svg_texts(figures.histogram("t", long))
+    mixed = [("a_rather_long_entry_name_here[n=1]", many, None), ("bell", many, None)]
+    assert {"a_rather_lo…me_here[n=1]", "bell"} <= svg_texts(figures.histogram("t", mixed))
     assert figures.histogram("t", twelve) == figures.histogram("t", twelve)  # byte-deterministic
 
 

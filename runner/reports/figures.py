@@ -3,7 +3,7 @@
 Figures are committed next to the reports, so the same data must give the same bytes (no
 dates, no version strings, salted ids fixed) and a page must not bloat the repository.
 Size budget: at most FIGURE_BUDGET_BYTES of SVG per experiment page, which holds because
-the histogram is capped at MAX_BARS outcomes of at most MAX_HISTOGRAMS circuits, the trend at
+the histogram is capped at MAX_SLOTS bars of at most MAX_HISTOGRAMS circuits, the trend at
 MAX_TREND_RUNS points, and text is stored as <text> (svg.fonttype "none"), not glyph paths.
 matplotlib is imported only here, inside the functions, and only the Figure API is used
 (no pyplot global state); mathtext is off, so `$` in a circuit id is just a dollar sign.
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 FIGURE_BUDGET_BYTES = 300_000
 MAX_HISTOGRAMS = 12
 MAX_OUTCOMES = 16
-MAX_BARS = 48
+MAX_SLOTS = 40  # outcome bars plus a gap between circuits: ~0.13 in each, a rotated label's room
 MAX_TREND_RUNS = 50
 MAX_SWEEP_SERIES = 8
 MAX_SWEEP_FIGURES = 4
@@ -70,6 +70,30 @@ def _svg(fig: Any) -> bytes:
     return buffer.getvalue()
 
 
+def _axis_names(ids: Sequence[str]) -> list[str]:
+    """Sweep ids (entry[k=v,...]) without the k=v pairs every shown circuit shares: those
+    are in the spec, and the pairs that vary are what tells the circuits apart."""
+    points = [re.fullmatch(r"([^\[\]]+)\[([^\[\]]*)\]", cid) for cid in ids]
+    matched = [p for p in points if p is not None]
+    if len(ids) < 2 or len(matched) < len(ids):
+        return list(ids)
+    pairs = [p.group(2).split(",") for p in matched]
+    shared = set.intersection(*(set(own) for own in pairs))
+    names = []
+    for point, own in zip(matched, pairs, strict=True):
+        varying = ",".join(pair for pair in own if pair not in shared)
+        names.append(f"{point.group(1)}[{varying}]" if varying else point.group(1))
+    return names
+
+
+def _middle_cut(text: str, limit: int) -> str:
+    """Shortened in the middle: sweep ids differ at the end (ghz[...,num_qubits=12])."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) // 2
+    return text[:head] + "…" + text[-(limit - 1 - head) :]
+
+
 def _label(text: str) -> str:
     return text if len(text) <= _LABEL_CHARS else text[: _LABEL_CHARS - 1] + "…"
 
@@ -91,9 +115,11 @@ def histogram(
 
     Several circuits share one Axes, side by side, each labelled under its outcomes: one
     Axes draws ~4x faster than small multiples, and a sweep reads left to right. Each
-    circuit shows MAX_BARS // circuits of its top outcomes (at least 2, at most MAX_OUTCOMES).
+    circuit shows as many of its top outcomes as MAX_SLOTS leaves room for (at least 2, at
+    most MAX_OUTCOMES).
     """
-    per_circuit = max(2, min(MAX_OUTCOMES, MAX_BARS // len(circuits)))
+    gaps = len(circuits) - 1
+    per_circuit = max(2, min(MAX_OUTCOMES, (MAX_SLOTS - gaps) // len(circuits)))
     xs: list[float] = []
     keys: list[str] = []
     measured_p: list[float] = []
@@ -111,8 +137,8 @@ def histogram(
         groups.append(((2 * start + len(top) - 1) / 2, cid))
     has_ideal = any(ideal for _, _, ideal in circuits)
     rotate = len(keys) > 8 or max(len(k) for k in keys) > 4
-    outcome_in = 0.1 + (_CHAR_IN * max(len(k) for k in keys) if rotate else 0.05)
-    names = [_label(cid)[:24] for _, cid in groups]
+    outcome_in = 0.1 + (_CHAR_IN * max(len(k) for k in keys) if rotate else 0.15)
+    names = [_middle_cut(name, 24) for name in _axis_names([cid for _, cid in groups])]
     bottom, left = 0.3 + outcome_in, 0.7  # room for the x label under the outcomes
     if len(circuits) > 1:  # no x label; ids slant down-left under their outcomes (30 degrees)
         bottom = 0.2 + outcome_in + 0.5 * _CHAR_IN * max(map(len, names))

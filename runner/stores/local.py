@@ -53,9 +53,9 @@ class LocalStore:
             return PutOutcome(obj=obj, uploaded=False)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            # results are what the locks' checksums vouch for; the other buckets hold copies
-            # of what the specs and the stored requests already have, so they skip the fsync
-            write_atomic(path, data, durable=bucket == "results")
+            # experiments holds copies of what the specs say, rewritten on every submit: no
+            # fsync there; results (vouched for by the locks) and circuits are written once
+            write_atomic(path, data, durable=bucket != "experiments")
         except OSError as err:
             raise StoreError(
                 f"could not write {bucket}/{key} to {path}: {err.strerror or err}; "

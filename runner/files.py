@@ -15,9 +15,10 @@ def _file_mode() -> int:
 
 
 def write_atomic(path: Path, data: str | bytes, *, durable: bool = True) -> bool:
-    """Replace path's content atomically (temp file beside it, fsync, rename); return False,
-    touching nothing, when the content is unchanged. `durable=False` skips the fsync (the
-    rename stays atomic) for files that can be rebuilt, where it would be most of the cost."""
+    """Replace path's content atomically (temp file beside it, fsync, rename, fsync of the
+    directory so the rename itself survives a crash); return False, touching nothing, when
+    the content is unchanged. `durable=False` skips both fsyncs (the rename stays atomic)
+    for files that can be rebuilt, where they would be most of the cost."""
     payload = data.encode() if isinstance(data, str) else data
     if path.exists() and path.read_bytes() == payload:
         return False
@@ -34,4 +35,20 @@ def write_atomic(path: Path, data: str | bytes, *, durable: bool = True) -> bool
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+    if durable:
+        _fsync_directory(path.parent)
     return True
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename in `directory` durable (POSIX; a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems refuse fsync on directories; the data itself is synced
+    finally:
+        os.close(fd)

@@ -295,11 +295,14 @@ def _safe(reports_dir: Path, rel: str) -> Path:
 
 def write_reports(reports_dir: Path, files: Mapping[str, bytes], prune: bool = True) -> list[str]:
     """Write changed files atomically; with prune, delete files an earlier render made that
-    this one did not (listed in reports/.qrun-manifest). Returns the changed paths."""
+    this one did not (listed in reports/.qrun-manifest). Returns the changed paths. No
+    fsync: pages are re-rendered from locks and results, and committed to git."""
     manifest = reports_dir / MANIFEST
     before = set(manifest.read_text("utf-8").splitlines()) if manifest.exists() else set()
     changed = [
-        rel for rel, data in sorted(files.items()) if write_atomic(_safe(reports_dir, rel), data)
+        rel
+        for rel, data in sorted(files.items())
+        if write_atomic(_safe(reports_dir, rel), data, durable=False)
     ]
     if prune:
         for rel in sorted(before - set(files) - {""}):
@@ -313,6 +316,6 @@ def write_reports(reports_dir: Path, files: Mapping[str, bytes], prune: bool = T
                 parent.rmdir()
     kept = set(files) if prune else set(files) | before
     listing = "".join(f"{rel}\n" for rel in sorted(kept - {""}))
-    if write_atomic(manifest, listing):
+    if write_atomic(manifest, listing, durable=False):
         changed.append(MANIFEST)
     return sorted(changed)

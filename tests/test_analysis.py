@@ -243,12 +243,18 @@ def test_width_cutoff_and_notes() -> None:
     assert metric(inferred, "population_fidelity").value == pytest.approx(0.98)
 
 
-def test_mid_circuit_measurement_is_noted_not_crashed() -> None:
+def measured_mid_circuit() -> QuantumCircuit:
+    """A qubit measured, rotated and measured again: its 'ideal' would be random."""
     qc = QuantumCircuit(1, 2)
     qc.h(0)
     qc.measure(0, 0)
     qc.h(0)
     qc.measure(0, 1)
+    return qc
+
+
+def test_mid_circuit_measurement_is_noted_not_crashed() -> None:
+    qc = measured_mid_circuit()
     assert ideal_probabilities(qc) is None
     assert "mid-circuit" in (ideal_note(qc) or "")
 
@@ -272,12 +278,7 @@ def test_sampler_ideal_agrees_with_the_separate_calls() -> None:
 
     from runner.analysis.ideal import sampler_ideal
 
-    mid = QuantumCircuit(1, 2)
-    mid.h(0)
-    mid.measure(0, 0)
-    mid.h(0)
-    mid.measure(0, 1)
-    for circuit in (bell_circuit(), ghz_circuit(3), ghz_circuit(24), mid):
+    for circuit in (bell_circuit(), ghz_circuit(3), ghz_circuit(24), measured_mid_circuit()):
         probabilities, note = sampler_ideal(circuit)
         assert note == ideal_note(circuit)
         assert (probabilities is None) == (note is not None)

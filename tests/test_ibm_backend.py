@@ -321,13 +321,18 @@ def test_pending_job_limit_defers_then_submits_after_the_first_completes(
 # --- cancel and retire ----------------------------------------------------------------
 
 
-def test_cancel_command_cancels_pending_jobs_on_the_service(
-    project: Path, emu: IBMRuntimeEmulator, capsys: pytest.CaptureFixture[str]
-) -> None:
+def held_job(project: Path, emu: IBMRuntimeEmulator, capsys: pytest.CaptureFixture[str]) -> str:
+    """Apply one hardware spec 'hw' whose job the emulator keeps queued; its job id."""
     emu.jobs.hold()
     use_specs(project, hw=spec_text("hw"))
     assert qrun(capsys, "apply").code == 0
-    job_id = latest(project, "hw")["jobs"][0]["id"]
+    return str(latest(project, "hw")["jobs"][0]["id"])
+
+
+def test_cancel_command_cancels_pending_jobs_on_the_service(
+    project: Path, emu: IBMRuntimeEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job_id = held_job(project, emu, capsys)
     cancelled = qrun(capsys, "cancel", "hw")
     assert cancelled.code == 0, cancelled.text
     assert emu.jobs[job_id].status == "Cancelled"
@@ -341,10 +346,7 @@ def test_cancel_command_cancels_pending_jobs_on_the_service(
 def test_cancel_leaves_a_job_that_already_finished_to_be_collected(
     project: Path, emu: IBMRuntimeEmulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    emu.jobs.hold()
-    use_specs(project, hw=spec_text("hw"))
-    assert qrun(capsys, "apply").code == 0
-    job_id = latest(project, "hw")["jobs"][0]["id"]
+    job_id = held_job(project, emu, capsys)
     emu.jobs.force(job_id, "Completed")  # finishes on the service before the runner looks
     cancelled = qrun(capsys, "cancel", "hw")
     assert cancelled.code == 0, cancelled.text

@@ -4,8 +4,6 @@ Every test gets fresh buckets, so deterministic run ids never meet objects of an
 What the store holds is always checked through a plain S3 client, never through qrun.
 """
 
-# ruff: noqa: F811  (fixtures imported from tests.s3_fixtures are requested by name)
-
 from __future__ import annotations
 
 import hashlib
@@ -27,16 +25,13 @@ import pytest
 from runner.cli import main
 from runner.stores import keys
 from runner.stores.config import StoreConfig, open_store
-from tests.s3_fixtures import (  # noqa: F401
+from tests.s3_fixtures import (
     HMAC_SECRET,
     IAM_API_KEY,
     INSTANCE_ID,
     FaultProxy,
     IamTokenServer,
     S3Setup,
-    fault_proxy,
-    iam_token_server,
-    moto_s3,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore:The (Sampler|Estimator)V2 class is deprecated")

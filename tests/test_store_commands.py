@@ -1,7 +1,5 @@
 """`qrun store verify` and `qrun pull` on the local store (and a pull from COS over moto)."""
 
-# ruff: noqa: F811  (fixtures imported from tests.s3_fixtures are requested by name)
-
 from __future__ import annotations
 
 import hashlib
@@ -15,7 +13,7 @@ from urllib.parse import unquote
 import pytest
 
 from runner.cli import main
-from tests.s3_fixtures import S3Setup, moto_s3  # noqa: F401
+from tests.s3_fixtures import S3Setup
 
 pytestmark = pytest.mark.filterwarnings("ignore:The (Sampler|Estimator)V2 class is deprecated")
 

@@ -1,7 +1,5 @@
 """The COS store against moto's S3 server over HTTP, with real faults injected on the wire."""
 
-# ruff: noqa: F811  (fixtures imported from tests.s3_fixtures are requested by name)
-
 from __future__ import annotations
 
 import logging
@@ -17,16 +15,13 @@ from runner.stores import keys
 from runner.stores.base import ResultStore, sha256_hex
 from runner.stores.config import StoreConfig, open_store
 from runner.stores.cos import CosStore
-from tests.s3_fixtures import (  # noqa: F401
+from tests.s3_fixtures import (
     HMAC_SECRET,
     IAM_API_KEY,
     INSTANCE_ID,
     FaultProxy,
     IamTokenServer,
     S3Setup,
-    fault_proxy,
-    iam_token_server,
-    moto_s3,
 )
 
 MIB = 1024 * 1024

@@ -48,6 +48,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--trigger", choices=["merge", "schedule", "manual"], default=None)
     p.add_argument("--only", action="append", default=[], help="restrict to these spec names")
     p.add_argument("--preview", action="store_true", help="simulate small circuits for a preview")
+    p.add_argument("--shard", default=None, help="plan only shard K of N (K/N, as apply)")
+    p.add_argument(
+        "--shards",
+        type=int,
+        default=None,
+        help="runners in the GitHub Actions matrix of --format json (default: from the work)",
+    )
     p.add_argument(
         "--detailed-exitcode",
         action="store_true",
@@ -58,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--trigger", choices=["merge", "schedule", "manual"], default=None)
     p.add_argument("--only", action="append", default=[], help="restrict to these spec names")
     p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    p.add_argument(
+        "--shard", default=None, help="carry out only shard K of N (K/N, stable by spec name)"
+    )
     p.add_argument("--commit", action="store_true", help="commit locks and reports")
     p.add_argument("--push", action="store_true", help="commit and push (default under CI=true)")
     p.add_argument("--no-push", action="store_true", help="never push (wins over --push and CI)")

@@ -10,6 +10,7 @@ from pathlib import Path
 from runner.config import Config
 from runner.errors import Diagnostic, SpecError, UsageError
 from runner.lock import Lock, lock_cache, read_all_locks
+from runner.shard import Shard
 from runner.spec.cache import SpecCache
 from runner.spec.loader import display_path, find_specs, load_spec
 from runner.spec.locate import locate
@@ -23,19 +24,30 @@ class Inputs:
     problems: list[Diagnostic] = field(default_factory=list)
     locks: dict[str, Lock] = field(default_factory=dict)
     only: frozenset[str] = frozenset()  # restrict actions to these names (locks stay whole)
+    shard: Shard | None = None  # restrict actions to this shard's names (locks stay whole)
+
+    def selects(self, name: str) -> bool:
+        """Whether this invocation acts on name (--only and --shard narrow; budgets do not)."""
+        return (not self.only or name in self.only) and (
+            self.shard is None or self.shard.owns(name)
+        )
 
 
 def load_inputs(
-    config: Config, only: Sequence[str] = (), paths: Sequence[Path] | None = None
+    config: Config,
+    only: Sequence[str] = (),
+    paths: Sequence[Path] | None = None,
+    shard: Shard | None = None,
 ) -> Inputs:
     """Load every spec (or only the named ones) and every lock; invalid specs are kept as
-    problems. With explicit paths (validation), just those specs: no caches, no locks."""
-    found = Inputs()
+    problems. With explicit paths (validation), just those specs: no caches, no locks.
+    With a shard, only the specs it owns."""
+    found = Inputs(shard=shard)
     files = list(paths) if paths is not None else find_specs(config.specs_dir)
     seen: dict[str, str] = {}
     spec_cache = SpecCache(config.repo_root) if paths is None else None
     for path in files:
-        if only and path.stem not in only:
+        if (only and path.stem not in only) or (shard and not shard.owns(path.stem)):
             continue
         shown = display_path(path, config.repo_root)
         if not path.is_file():
@@ -57,7 +69,7 @@ def load_inputs(
         seen[spec.name] = shown
         found.specs.append(spec)
     if spec_cache is not None:
-        spec_cache.save(prune=not only)
+        spec_cache.save(prune=not only and shard is None)
     # Every lock is loaded even with --only: budgets and pending-job limits span all specs.
     # Explicit paths mean validation only: no locks needed.
     if paths is None and config.specs_dir.is_dir():

@@ -136,10 +136,12 @@ class Output:
                     file=self.stream,
                 )
 
-    def envelope(self, command: str, ok: bool, data: Any) -> None:
-        """The versioned JSON result of a command (only in --format json)."""
+    def envelope(self, command: str, ok: bool, data: Any, **extra: Any) -> None:
+        """The versioned JSON result of a command (only in --format json); extra keys sit
+        beside data (plan's `matrix`)."""
         if self.format == "json":
             doc = {"version": JSON_ENVELOPE_VERSION, "command": command, "ok": ok, "data": data}
+            doc.update(extra)
             self.raw(json.dumps(doc, indent=2, sort_keys=True, default=str))
 
     @contextmanager

@@ -23,6 +23,7 @@ from runner.lock import Lock, merge_locks, read_lock, write_lock
 from runner.output import Output
 from runner.plan import Action, Kind, PlanInput, plan
 from runner.schedule import parse_time
+from runner.shard import Shard
 
 
 class Status(StrEnum):
@@ -117,8 +118,8 @@ def remaining_quota(
 
 
 def _only(actions: list[Action], inputs: Inputs) -> list[Action]:
-    """--only narrows what is done, not what is counted (budgets span every lock)."""
-    return [a for a in actions if not inputs.only or a.name in inputs.only]
+    """--only and --shard narrow what is done, not what is counted (budgets span every lock)."""
+    return [a for a in actions if inputs.selects(a.name)]
 
 
 def make_plan(
@@ -172,10 +173,14 @@ def apply(
     only: Sequence[str] = (),
     retry: frozenset[str] = frozenset(),
     hooks: Hooks = Hooks(),
+    shard: Shard | None = None,
 ) -> ApplyResult:
-    """Load → plan → execute each action → render reports. One failing spec never hides the others."""
+    """Load → plan → execute each action → render reports. One failing spec never hides the others.
+
+    With a shard, only the specs it owns are carried out and only their pages rendered: the
+    dashboard is left to an unsharded apply (or `qrun report`) once every shard has pushed."""
     now = clock(config)
-    inputs = load_inputs(config, only)
+    inputs = load_inputs(config, only, shard=shard)
     for diag in inputs.problems:
         out.diagnostic(diag)
     ctx = _context(config, now, inputs)
@@ -196,7 +201,7 @@ def apply(
     result.uploaded, result.skipped = ctx.uploaded, ctx.skipped
     for message in ctx.messages:
         out.line(message)
-    result.reports_changed = render(config, out, ctx.queue_lengths)
+    result.reports_changed = render(config, out, ctx.queue_lengths, shard)
     return result
 
 
@@ -275,13 +280,17 @@ def _retire(ctx: RunContext, action: Action, lock: Lock) -> Outcome:
     return Outcome(action.name, action.kind, Status.DONE, action.reason)
 
 
-def render(config: Config, out: Output, queue_lengths: dict[str, int] | None = None) -> list[str]:
-    """Re-render every report from locks and stored results; returns the changed files.
-
-    Drift alerts become warning annotations under GitHub Actions."""
+def render(
+    config: Config,
+    out: Output,
+    queue_lengths: dict[str, int] | None = None,
+    shard: Shard | None = None,
+) -> list[str]:
+    """Re-render every report (a shard: its own pages) from locks and stored results;
+    returns the changed files. Drift alerts become warning annotations under GitHub Actions."""
     from runner.reports.build import build_reports
 
-    result = build_reports(config, queue_lengths)
+    result = build_reports(config, queue_lengths, shard)
     for warning in result.warnings:
         out.line(f"warning: {warning}")
         out.annotate("warning", warning)

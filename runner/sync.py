@@ -5,7 +5,10 @@ lock records on top of whatever another runner pushed meanwhile, never dropping 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from runner.config import Config
 from runner.errors import GitError
@@ -22,8 +25,36 @@ from runner.lock import (
 from runner.output import Output
 from runner.pipeline import ApplyResult, Hooks, Status, apply
 from runner.reports.build import build_reports
+from runner.shard import Shard
 
-MAX_PUSH_ATTEMPTS = 5
+
+@dataclass(frozen=True)
+class Backoff:
+    """Bounded, jittered retries of a rejected push: N runners pushing to one origin at once
+    spread out instead of colliding again in lockstep ("full jitter": a uniform wait up to
+    min(cap, base·2^attempt))."""
+
+    attempts: int = 12
+    base: float = 0.25
+    cap: float = 8.0
+
+    @classmethod
+    def from_env(cls, environ: Callable[[str], str | None]) -> Backoff:
+        """QRUN_PUSH_ATTEMPTS and QRUN_PUSH_BACKOFF_MAX (seconds) override the defaults."""
+        attempts, cap = environ("QRUN_PUSH_ATTEMPTS"), environ("QRUN_PUSH_BACKOFF_MAX")
+        try:
+            return cls(
+                attempts=int(attempts) if attempts else cls.attempts,
+                cap=float(cap) if cap else cls.cap,
+            )
+        except ValueError:
+            raise GitError(
+                "QRUN_PUSH_ATTEMPTS must be a whole number and QRUN_PUSH_BACKOFF_MAX a "
+                f"number of seconds (got {attempts!r}, {cap!r})"
+            ) from None
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        return rng.uniform(0.0, min(self.cap, self.base * 2**attempt))
 
 
 def is_ours(path: str) -> bool:
@@ -34,8 +65,10 @@ def is_ours(path: str) -> bool:
 class Sync:
     """Commit and push the runner's own files; on rejection, replay them on the new upstream."""
 
-    def __init__(self, config: Config, out: Output, push: bool) -> None:
-        self.config, self.out, self.push_enabled = config, out, push
+    def __init__(self, config: Config, out: Output, push: bool, shard: Shard | None = None) -> None:
+        self.config, self.out, self.push_enabled, self.shard = config, out, push, shard
+        self.backoff = Backoff.from_env(config.environ.get)
+        self.rng = random.Random()
         self.ws = Workspace(
             config.repo_root, config.environ.get("QRUN_GIT_AUTHOR") or DEFAULT_AUTHOR
         )
@@ -74,20 +107,34 @@ class Sync:
         for name, lock in ours.items():
             theirs = read_lock(self.config.specs_dir, name)
             write_lock(self.config.specs_dir, merge_locks(theirs, lock))
-        build_reports(self.config)  # quietly: alerts were already reported once
+        build_reports(self.config, shard=self.shard)  # quietly: alerts were reported once
+
+    def _push(self, message: str, still_wanted: Callable[[], bool] = lambda: True) -> bool:
+        """Push; on rejection wait (jittered), replay onto the new upstream, re-commit and try
+        again, up to the attempt bound. False when still_wanted() says to give up after a replay."""
+        for attempt in range(self.backoff.attempts):
+            if self.ws.push():
+                return True
+            wait = self.backoff.delay(attempt, self.rng)
+            self.out.line(
+                f"push rejected (the remote moved on): replaying on top of it in {wait:.1f} s"
+            )
+            time.sleep(wait)
+            self._replay()
+            if not still_wanted():
+                return False
+            self.ws.commit(self._paths(), message)
+        raise GitError(
+            f"push still rejected after {self.backoff.attempts} attempts; run apply again "
+            "(or raise QRUN_PUSH_ATTEMPTS)"
+        )
 
     def publish(self, message: str) -> bool:
         """Commit our files; push with bounded retries. Returns whether a commit was made."""
         committed = self.ws.commit(self._paths(), message)
         if not self.push_enabled or not (committed or self._ahead()):
             return committed
-        for _ in range(MAX_PUSH_ATTEMPTS):
-            if self.ws.push():
-                return True
-            self.out.line("push rejected (the remote moved on): replaying on top of it")
-            self._replay()
-            self.ws.commit(self._paths(), message)
-        raise GitError(f"push still rejected after {MAX_PUSH_ATTEMPTS} attempts; run apply again")
+        return self._push(message)
 
     def _ahead(self) -> bool:
         return self.ws.commits_ahead() > 0
@@ -98,22 +145,19 @@ class Sync:
             return True
         message = f"qrun: claim {lock.name} run {run.id} [skip ci]"
         self.ws.commit(self._paths(), message)
-        for _ in range(MAX_PUSH_ATTEMPTS):
-            if self.ws.push():
-                return True
-            self._replay()
+
+        def still_ours() -> bool:
             current = next(
                 (r for r in read_lock(self.config.specs_dir, lock.name).runs if r.id == run.id),
                 None,
             )
-            if (
-                current is None
-                or current.status is not RunStatus.CLAIMED
-                or current.claimed_by != run.claimed_by
-            ):
-                return False
-            self.ws.commit(self._paths(), message)
-        raise GitError(f"could not push the claim for {lock.name} run {run.id}; run apply again")
+            return (
+                current is not None
+                and current.status is RunStatus.CLAIMED
+                and current.claimed_by == run.claimed_by
+            )
+
+        return self._push(message, still_ours)
 
 
 def commit_message(result: ApplyResult) -> str:
@@ -131,15 +175,16 @@ def apply_and_sync(
     only: Sequence[str],
     retry: frozenset[str],
     push: bool,
+    shard: Shard | None = None,
 ) -> ApplyResult:
     """apply, with claims pushed before submitting and the results committed (and pushed)."""
-    sync = Sync(config, out, push)
+    sync = Sync(config, out, push, shard)
 
     def checkpoint(message: str) -> None:
         sync.publish(message + " [skip ci]")
 
     hooks = Hooks(claim=sync.claim, checkpoint=checkpoint)
-    result = apply(config, out, trigger, only, retry, hooks)
+    result = apply(config, out, trigger, only, retry, hooks, shard)
     if sync.publish(commit_message(result)):
         out.line("committed" + (" and pushed" if push else "") + " locks and reports")
     else:

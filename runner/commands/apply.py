@@ -7,6 +7,7 @@ import argparse
 from runner.config import Config
 from runner.output import Output
 from runner.pipeline import Status, apply
+from runner.shard import Shard
 
 
 def should_push(config: Config, args: argparse.Namespace) -> tuple[bool, bool]:
@@ -22,15 +23,16 @@ def run(args: argparse.Namespace, retry: frozenset[str] = frozenset()) -> int:
     if getattr(args, "dry_run", False):
         from runner.commands import plan
 
-        args.base, args.preview, args.detailed_exitcode = None, False, False
+        args.base, args.preview, args.detailed_exitcode, args.shards = None, False, False, None
         return plan.run(args)
+    shard = Shard.parse(args.shard) if getattr(args, "shard", None) else None
     commit, push = should_push(config, args)
     if commit:
         from runner.sync import apply_and_sync
 
-        result = apply_and_sync(config, out, args.trigger, args.only, retry, push=push)
+        result = apply_and_sync(config, out, args.trigger, args.only, retry, push, shard)
     else:
-        result = apply(config, out, args.trigger, args.only, retry)
+        result = apply(config, out, args.trigger, args.only, retry, shard=shard)
     rows = [[o.name, o.action.value, o.status.value, o.detail] for o in result.outcomes]
     if rows:
         out.table(["spec", "action", "status", "detail"], rows)

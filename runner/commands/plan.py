@@ -11,6 +11,7 @@ from runner.output import Output
 from runner.pipeline import clock, detect_trigger, make_plan
 from runner.plan import Action, Kind
 from runner.render_plan import label, plan_markdown, plan_rows
+from runner.shard import Shard, default_shards, matrix
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
 
         inputs = Inputs()
     else:
-        inputs = load_inputs(config, only)
+        shard = Shard.parse(args.shard) if getattr(args, "shard", None) else None
+        inputs = load_inputs(config, only, shard=shard)
     for diag in inputs.problems:
         if args.format != "markdown":
             out.diagnostic(diag)
@@ -48,7 +50,14 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "markdown":
         out.raw(plan_markdown(actions, specs, previews, inputs.problems, changes))
     elif args.format == "json":
-        out.envelope("plan", not inputs.problems, [_action_json(a, previews) for a in actions])
+        work = sorted({a.name for a in actions if a.changes})
+        shards = getattr(args, "shards", None) or default_shards(len(work))
+        out.envelope(
+            "plan",
+            not inputs.problems,
+            [_action_json(a, previews) for a in actions],
+            matrix=matrix(work, shards),
+        )
     else:
         out.table(["action", "spec", "run", "est. QPU s", "reason"], plan_rows(actions))
         for name, (_, items) in previews.items():

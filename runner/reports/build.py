@@ -19,6 +19,7 @@ from runner.plan import qpu_seconds_used
 from runner.reports.digest import page_digest, read_digest
 from runner.reports.render import MANIFEST
 from runner.schedule import parse_time
+from runner.shard import Shard
 from runner.spec.loader import display_path
 
 
@@ -42,8 +43,13 @@ class ReportResult:
     warnings: list[str]
 
 
-def build_reports(config: Config, queue_lengths: dict[str, int] | None = None) -> ReportResult:
-    """Render reports/ from the repository's current specs and locks."""
+def build_reports(
+    config: Config, queue_lengths: dict[str, int] | None = None, shard: Shard | None = None
+) -> ReportResult:
+    """Render reports/ from the repository's current specs and locks.
+
+    A shard writes only the pages of the specs it owns, never the dashboard, and prunes
+    nothing: N shards pushing to one origin each touch disjoint files."""
     from runner.reports.render import (
         ExperimentView,
         ReportContext,
@@ -57,7 +63,7 @@ def build_reports(config: Config, queue_lengths: dict[str, int] | None = None) -
     store = open_store(StoreConfig.from_env(config.environ, config.repo_root))
     inputs = load_inputs(config)
     specs = {s.name: s for s in inputs.specs}
-    names = sorted(set(specs) | set(inputs.locks))
+    names = sorted(n for n in set(specs) | set(inputs.locks) if shard is None or shard.owns(n))
     views = []
     warnings: list[str] = []
     reuse: dict[str, dict[str, bytes]] = {}
@@ -113,8 +119,11 @@ def build_reports(config: Config, queue_lengths: dict[str, int] | None = None) -
         queue_lengths=queue_lengths or {},
     )
     files = render_reports(views, ctx, reuse=reuse)
+    if shard is not None:
+        del files["README.md"]
     alerts = [(v.name, a.message) for v in views for a in alerts_of(v)]
-    return ReportResult(write_reports(config.reports_dir, files), alerts, warnings)
+    changed = write_reports(config.reports_dir, files, prune=shard is None)
+    return ReportResult(changed, alerts, warnings)
 
 
 def _link(url: str) -> str:

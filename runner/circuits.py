@@ -40,7 +40,8 @@ def build_circuit(spec: Spec, circuit: ExpandedCircuit) -> QuantumCircuit:
 def build_jobs(spec: Spec) -> tuple[CircuitJob, ...]:
     """One CircuitJob (PUB) per expanded circuit, in spec order."""
     return tuple(
-        CircuitJob(c.circuit_id, build_circuit(spec, c), c.observables) for c in spec.circuits
+        CircuitJob(c.circuit_id, build_circuit(spec, c), c.observables, c.layout)
+        for c in spec.circuits
     )
 
 
@@ -54,6 +55,8 @@ def request_document(spec: Spec, run_id: str, jobs: tuple[CircuitJob, ...]) -> d
     for expanded, job in zip(spec.circuits, jobs, strict=True):
         entry: dict[str, Any] = {
             "circuit_id": expanded.circuit_id,
+            "entry": expanded.entry,
+            "layout": list(expanded.layout) if expanded.layout is not None else None,
             "template": expanded.template,
             "params": expanded.params,
             "qasm": dump_qasm(job.circuit),

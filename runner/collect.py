@@ -175,7 +175,12 @@ def analyse_run(
                     circuit.get("ideal_note"),
                 )
             )
+    from runner.fits.registry import analyse_entries, entry_groups
+
     top = headline(analyses)
+    records = [a.to_json() for a in analyses]
+    groups = entry_groups(request_doc["circuits"])
+    calibration = request_doc.get("calibration", {})
     return {
         "version": 1,
         "name": request_doc["name"],
@@ -187,9 +192,11 @@ def analyse_run(
         "trigger": run.trigger,
         "created": run.created,
         "headline": top.to_json() if top else None,
-        "circuits": [a.to_json() for a in analyses],
+        "circuits": records,
         "transpiled": request_doc.get("transpiled", {}),
-        "calibration": request_doc.get("calibration", {}),
+        "calibration": calibration,
+        "entry_groups": groups,
+        "entries": analyse_entries(records, groups, calibration) if primitive == "sampler" else [],
     }
 
 

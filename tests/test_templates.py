@@ -74,6 +74,12 @@ def test_registry_lists_every_template_in_order():
         "qaoa_maxcut",
         "vqe_ansatz",
         "quantum_volume",
+        "t1",
+        "t2_ramsey",
+        "t2_echo",
+        "readout",
+        "ghz_parity",
+        "rb",
     ]
     assert [name for name, _ in describe_templates()] == list(TEMPLATES)
     assert all(TEMPLATES[name].name == name for name in TEMPLATES)
@@ -337,7 +343,8 @@ def test_unknown_template_hint():
         get_template("gz")
     assert str(info.value) == (
         "Unknown template 'gz'. Did you mean 'ghz'? "
-        "Valid: bell, ghz, qft, qaoa_maxcut, vqe_ansatz, quantum_volume"
+        "Valid: bell, ghz, qft, qaoa_maxcut, vqe_ansatz, quantum_volume, t1, t2_ramsey, "
+        "t2_echo, readout, ghz_parity, rb"
     )
     with pytest.raises(QrunError, match=r"^Unknown template 'zzzzzz'\. Valid: bell, ghz"):
         get_template("zzzzzz")

@@ -32,6 +32,7 @@ class CircuitJob:
     circuit_id: str
     circuit: QuantumCircuit
     observables: tuple[str, ...] = ()
+    layout: tuple[int, ...] | None = None  # physical qubit of each circuit qubit (pinned)
 
 
 @dataclass(frozen=True)

@@ -254,7 +254,7 @@ class LocalBackend:
 def device_calibration(
     properties: Any, qubits: Sequence[int], edges: Sequence[tuple[int, int]]
 ) -> dict[str, Any]:
-    """T1/T2/readout error of the used qubits and gate error of the used edges, as plain data.
+    """T1/T2/readout/sx error of the used qubits and gate error of the used edges, as plain data.
 
     Times are in microseconds; values a device does not report are left out (TOML has no null).
     """
@@ -266,6 +266,7 @@ def device_calibration(
         "t1_us": lambda q: properties.t1(q) * 1e6,
         "t2_us": lambda q: properties.t2(q) * 1e6,
         "readout_error": properties.readout_error,
+        "sx_error": lambda q: properties.gate_error("sx", [q]),
     }
     qubit_rows = []
     for qubit in qubits:

@@ -40,14 +40,59 @@ def transpile_for(
                 f"circuit '{job.circuit_id}' needs {job.circuit.num_qubits} qubits but backend "
                 f"'{backend.name}' has {width}; choose a larger backend or a smaller circuit"
             )
-    manager = generate_preset_pass_manager(
-        optimization_level=optimization_level, backend=backend, seed_transpiler=seed
-    )
-    isa_circuits = [manager.run(job.circuit) for job in circuits]
+    physical = getattr(backend, "coupling_map", None) is not None  # AerSimulator has none
+    managers: dict[tuple[int, ...] | None, Any] = {}
+    isa_circuits = []
+    for job in circuits:
+        layout = job.layout if physical else None
+        if layout is not None and max(layout) >= width:
+            raise BackendError(
+                f"circuit '{job.circuit_id}' is pinned to physical qubit {max(layout)} but "
+                f"backend '{backend.name}' has {width}; change the entry's layout"
+            )
+        if layout not in managers:
+            managers[layout] = generate_preset_pass_manager(
+                optimization_level=optimization_level,
+                backend=backend,
+                seed_transpiler=seed,
+                initial_layout=list(layout) if layout is not None else None,
+            )
+        isa_circuits.append(managers[layout].run(quantize_delays(job.circuit, backend)))
     infos = {
         job.circuit_id: transpile_info(isa) for job, isa in zip(circuits, isa_circuits, strict=True)
     }
     return isa_circuits, infos
+
+
+def quantize_delays(circuit: QuantumCircuit, backend: Any) -> QuantumCircuit:
+    """Delays written in time units (the t1/t2 templates' microseconds) as whole device
+    cycles: the nearest multiple of the device's timing alignment, in dt.
+
+    The preset pass manager refuses an unscheduled circuit whose delays break the device's
+    alignment (fake_manila: 16 dt); a device with no dt (AerSimulator) keeps them as written.
+    The rounding is below 4 ns on current devices, far under the microsecond delays swept.
+    """
+    import math
+
+    from qiskit.circuit import Delay
+
+    target = getattr(backend, "target", None)
+    dt = getattr(target, "dt", None)
+    if not dt or not any(inst.operation.name == "delay" for inst in circuit.data):
+        return circuit
+    step = math.lcm(
+        *(max(1, int(getattr(target, k, 1) or 1)) for k in ("granularity", "pulse_alignment",
+                                                             "acquire_alignment"))
+    )  # fmt: skip
+    scale = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9, "ps": 1e-12}
+    out = circuit.copy_empty_like()
+    for inst in circuit.data:
+        op = inst.operation
+        if op.name == "delay" and op.unit in scale:
+            cycles = round(float(op.duration) * scale[op.unit] / dt / step) * step
+            op = Delay(int(cycles), unit="dt")
+        out.append(op, inst.qubits, inst.clbits)
+    return out
 
 
 def transpile_info(isa_circuit: QuantumCircuit) -> TranspileInfo:

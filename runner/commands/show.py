@@ -11,6 +11,11 @@ from runner.output import Output
 from runner.spec.loader import load_spec
 
 
+def _layout(layout: tuple[int, ...] | None) -> str:
+    """Pinned physical qubits, or the transpiler's choice."""
+    return ", ".join(map(str, layout)) if layout else "auto"
+
+
 def run(args: argparse.Namespace) -> int:
     config = Config.load(args.repo)
     out = Output(args.format, quiet=args.quiet)
@@ -25,12 +30,14 @@ def run(args: argparse.Namespace) -> int:
     previews = preview(spec)
     out.line(f"{spec.name}: run hash {spec.run_hash}")
     out.line(f"target {spec.target}, {spec.execution.primitive}, {spec.execution.shots} shots")
+    layouts = {c.circuit_id: c.layout for c in spec.circuits}
     out.table(
-        ["circuit", "qubits", "depth", "2q gates"],
+        ["circuit", "qubits", "layout", "depth", "2q gates"],
         [
             [
                 p.circuit_id,
                 p.width,
+                _layout(layouts.get(p.circuit_id)),
                 p.transpiled.depth if p.transpiled else "—",
                 p.transpiled.two_qubit_gates if p.transpiled else "—",
             ]
@@ -48,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
                 {
                     "circuit_id": p.circuit_id,
                     "width": p.width,
+                    "layout": list(layouts[p.circuit_id] or ()) or None,
                     "depth": p.transpiled.depth if p.transpiled else None,
                     "two_qubit_gates": p.transpiled.two_qubit_gates if p.transpiled else None,
                 }

@@ -24,14 +24,19 @@ def run(args: argparse.Namespace) -> int:
                 template.name,
                 template.description,
                 ", ".join(_param(k, v) for k, v in props.items()) or "—",
+                template.analysis or "—",
             ]
         )
-    out.table(["template", "description", "parameters"], rows)
+    out.table(["template", "description", "parameters", "run-level analysis"], rows)
     out.envelope(
         "templates",
         True,
         {
-            t.name: {"description": t.description, "params_schema": t.params_schema}
+            t.name: {
+                "description": t.description,
+                "params_schema": t.params_schema,
+                "analysis": t.analysis,
+            }
             for t in TEMPLATES.values()
         },
     )

@@ -18,6 +18,7 @@ from typing import Any
 from runner.files import write_atomic
 from runner.lock import JobRecord, Lock, RunRecord, RunStatus
 from runner.reports import figures as fig
+from runner.reports import fit_figures, fits_view
 from runner.reports.digest import page_digest, read_digest
 from runner.reports.drift import Alert, drift_alerts
 from runner.reports.markdown import FILTERS, duration
@@ -90,7 +91,11 @@ def alerts_of(view: ExperimentView) -> list[Alert]:
         return []
     rules = view.spec.analysis
     history = [(run.id, metric) for run, metric in _completed(view)]
-    return drift_alerts(history, rules.fidelity_threshold, rules.drift_sigma, rules.history)
+    alerts = drift_alerts(history, rules.fidelity_threshold, rules.drift_sigma, rules.history)
+    runs = [(r.id, view.analyses[r.id]) for r in view.lock.runs if r.id in view.analyses]
+    if runs:
+        alerts += fits_view.fitted_alerts(runs, rules.drift_sigma, rules.history)
+    return alerts
 
 
 @cache
@@ -149,14 +154,20 @@ def _results(
             ev = metrics.get(f"ev[{label}]")
             observables.append({"id": cid, "label": label, "ev": ev,
                                 "deviation": metrics.get(f"deviation[{label}]")})  # fmt: skip
-    sweeps = fig.sweep_figures(view.name, run.id, view.spec, circuits) if draw and view.spec else []
+    entries = fits_view.entry_results(doc)
+    fitted = fits_view.analysed_circuits(entries, doc)
+    swept = [c for c in circuits if str(c["circuit_id"]) not in fitted]
+    sweeps = fig.sweep_figures(view.name, run.id, view.spec, swept) if draw and view.spec else []
     budget -= sum(len(f.data) for f in sweeps)
+    fits = fit_figures.fit_figures(view.name, run.id, entries, budget) if draw else []
+    budget -= sum(len(f.data) for f in fits)
     shown = fig.histogram_circuits(circuits)
     hist = fig.histogram_figure(view.name, run.id, shown, budget) if draw else None
     with_counts = sum(1 for c in circuits if c.get("probabilities"))
     return {"run": run, "doc": doc, "rows": rows, "observables": observables, "sweeps": sweeps,
             "histograms": [hist] if hist else [], "histogram_circuits": len(shown),
-            "with_counts": with_counts,
+            "with_counts": with_counts, "fits": entries, "fit_figures": fits,
+            "reported": [(e["entry"], r) for e in entries for r in e.get("reported") or ()],
             "calibration": _calibration(doc, transpiled)}  # fmt: skip
 
 
@@ -174,6 +185,10 @@ def _experiment(view: ExperimentView, draw: bool) -> tuple[str, list[fig.PageFig
         doc = view.analyses.get(done[-1].id)
         results = _results(view, done[-1], doc, draw, budget) if doc else {"run": done[-1]}
     history = [{"run": r, "headline": headline_of(view, r)} for r in reversed(view.lock.runs)]
+    analysed = [(r.id, view.analyses[r.id]) for r in done if r.id in view.analyses][-window:]
+    fitted_history = (
+        fit_figures.history_figures(view.name, fits_view.reported_history(analysed)) if draw else []
+    )
     targets = _targets(view, draw)
     changes = None
     same_target = [
@@ -189,13 +204,15 @@ def _experiment(view: ExperimentView, draw: bool) -> tuple[str, list[fig.PageFig
         generated=GENERATED, digest=report_digest(view), view=view, spec=view.spec,
         alerts=alerts_of(view), latest=view.lock.latest, results=results, history=history,
         trend=trend, duration=duration, max_histograms=fig.MAX_HISTOGRAMS, changes=changes,
-        targets=targets,
+        targets=targets, fitted_history=fitted_history,
     )  # fmt: skip
     figures = (
         ([trend] if trend else [])
         + ([targets["figure"]] if targets and targets["figure"] else [])
-        + ([*results.get("sweeps", ()), *results.get("histograms", ())] if results else [])
-    )
+        + ([*results.get("sweeps", ()), *results.get("histograms", ()),
+             *results.get("fit_figures", ())] if results else [])
+        + fitted_history
+    )  # fmt: skip
     return page, figures
 
 

@@ -44,6 +44,10 @@ def _to_json(spec: Spec) -> dict[str, Any]:
     return doc
 
 
+def _layout(value: list[int] | None) -> tuple[int, ...] | None:
+    return None if value is None else tuple(value)
+
+
 def _from_json(doc: dict[str, Any]) -> Spec:
     return Spec(
         **{
@@ -54,11 +58,23 @@ def _from_json(doc: dict[str, Any]) -> Spec:
             "execution": Execution(**doc["execution"]),
             "analysis": Analysis(**doc["analysis"]),
             "entries": tuple(
-                CircuitEntry(**{**e, "observables": tuple(e["observables"])})
+                CircuitEntry(
+                    **{
+                        **e,
+                        "observables": tuple(e["observables"]),
+                        "layout": _layout(e.get("layout")),
+                    }
+                )
                 for e in doc["entries"]
             ),
             "circuits": tuple(
-                ExpandedCircuit(**{**c, "observables": tuple(c["observables"])})
+                ExpandedCircuit(
+                    **{
+                        **c,
+                        "observables": tuple(c["observables"]),
+                        "layout": _layout(c.get("layout")),
+                    }
+                )
                 for c in doc["circuits"]
             ),
         }

@@ -182,6 +182,7 @@ def _add(
             qasm=entry.qasm,
             observables=entry.observables,
             width=width,
+            layout=entry.layout,
         )
     )
 
@@ -235,11 +236,39 @@ def _qasm_width(data: bytes, rel: str, shown: str, where: KeyPath, report: _Repo
     return width
 
 
+def _check_layout(
+    circuit: ExpandedCircuit, target: str, size: int | None, path: KeyPath, report: _Reporter
+) -> bool:
+    """A layout gives one distinct physical qubit per circuit qubit, all on the device.
+    (Distinctness is the schema's uniqueItems.) False when a problem was reported."""
+    layout = circuit.layout or ()
+    if len(layout) != circuit.width:
+        report.at_value(
+            (*path, "layout"),
+            f"layout lists {len(layout)} physical qubit(s) but circuit '{circuit.circuit_id}' "
+            f"has {circuit.width}; give one physical qubit per circuit qubit",
+        )
+        return False
+    for n, qubit in enumerate(layout):
+        if size is not None and target != "local:aer" and qubit >= size:
+            report.at_value(
+                (*path, "layout", n),
+                f"physical qubit {qubit} does not exist on {target} (qubits 0-{size - 1}); "
+                "pick qubits of the device",
+            )
+            return False
+    return True
+
+
 def _check_widths(target: str, entries: tuple[CircuitEntry, ...], report: _Reporter) -> None:
     size = target_qubits(target)
     index = {entry.name: i for i, entry in enumerate(entries)}
+    reported: set[str] = set()  # one layout problem per entry, not one per sweep point
     for circuit in report.result.circuits:
         path: KeyPath = ("circuits", index[circuit.entry])
+        fresh = circuit.layout is not None and circuit.entry not in reported
+        if fresh and not _check_layout(circuit, target, size, path, report):
+            reported.add(circuit.entry)
         if size is not None and circuit.width > size:
             report.at_key(
                 path,

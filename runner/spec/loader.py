@@ -150,6 +150,7 @@ def _build(doc: dict[str, Any], ctx: checks.Context) -> Spec:
             sweep=c.get("sweep", {}),
             qasm=c.get("qasm"),
             observables=tuple(c.get("observables", ())),
+            layout=tuple(c["layout"]) if "layout" in c else None,
         )
         for c in doc["circuits"]
     )
@@ -174,6 +175,8 @@ def _build(doc: dict[str, Any], ctx: checks.Context) -> Spec:
             "sweep": e.sweep,
             "qasm": e.qasm,
             "observables": list(e.observables),
+            # only when set, so that specs without a layout keep their run identity
+            **({"layout": list(e.layout)} if e.layout is not None else {}),
         }
         for i, e in enumerate(entries)
     ]

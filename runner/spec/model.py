@@ -19,6 +19,7 @@ class CircuitEntry:
     sweep: dict[str, list[Any]]
     qasm: str | None
     observables: tuple[str, ...]
+    layout: tuple[int, ...] | None = None  # physical qubit of each circuit qubit
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class ExpandedCircuit:
     qasm: str | None
     observables: tuple[str, ...]
     width: int
+    layout: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)

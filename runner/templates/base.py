@@ -99,6 +99,7 @@ class Template:
     build: BuildFn
     width_of: WidthFn = field(repr=False)
     check_params: CheckFn = field(default=_no_checks, repr=False)
+    analysis: str | None = None  # run-level analysis over the entry's circuits (runner.fits)
 
     def defaults(self) -> dict:
         """Parameter defaults declared in the schema (some defaults depend on other params)."""
@@ -155,6 +156,7 @@ def make_template(
     builder: Callable[..., QuantumCircuit],
     width_of: WidthFn,
     check_params: CheckFn = _no_checks,
+    analysis: str | None = None,
 ) -> Template:
     """Bind a raw builder (which trusts its input) behind defaults and validation."""
 
@@ -170,5 +172,5 @@ def make_template(
         return circuit
 
     build.__doc__ = f"Build the '{name}' circuit: {description}"
-    template = Template(name, description, schema, build, width_of, check_params)
+    template = Template(name, description, schema, build, width_of, check_params, analysis)
     return template

@@ -59,6 +59,7 @@ QUANTUM_VOLUME = make_template(
     ),
     builder=_build_quantum_volume,
     width_of=lambda params: int(params["width"]),
+    analysis="quantum_volume",
 )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 
 from runner.errors import QrunError
-from runner.templates import benchmarks, entangling, variational
+from runner.templates import benchmarks, characterisation, entangling, variational
 from runner.templates.base import Template
 
 TEMPLATES: dict[str, Template] = {
@@ -19,6 +19,12 @@ TEMPLATES: dict[str, Template] = {
     "qaoa_maxcut": variational.QAOA_MAXCUT,
     "vqe_ansatz": variational.VQE_ANSATZ,
     "quantum_volume": benchmarks.QUANTUM_VOLUME,
+    "t1": characterisation.T1,
+    "t2_ramsey": characterisation.T2_RAMSEY,
+    "t2_echo": characterisation.T2_ECHO,
+    "readout": characterisation.READOUT,
+    "ghz_parity": characterisation.GHZ_PARITY,
+    "rb": characterisation.RB,
 }
 
 

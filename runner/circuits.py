@@ -48,6 +48,7 @@ def build_jobs(spec: Spec) -> tuple[CircuitJob, ...]:
 def request_document(spec: Spec, run_id: str, jobs: tuple[CircuitJob, ...]) -> dict[str, Any]:
     """What collection needs to analyse the run later: circuits, parameters, ideals."""
     from runner.analysis.ideal import ideal_expectations, ideal_note, sampler_ideal
+    from runner.analysis.record import circuit_registers
     from runner.templates.qasm import dump_qasm
 
     limit = spec.analysis.ideal_max_qubits
@@ -62,6 +63,7 @@ def request_document(spec: Spec, run_id: str, jobs: tuple[CircuitJob, ...]) -> d
             "qasm": dump_qasm(job.circuit),
             "observables": list(expanded.observables),
             "width": expanded.width,
+            "registers": [[name, size] for name, size in circuit_registers(job.circuit)],
         }
         if spec.execution.primitive == "sampler":
             entry["ideal"], entry["ideal_note"] = sampler_ideal(job.circuit, limit)

@@ -136,14 +136,15 @@ def analyse_run(
 ) -> dict[str, Any]:
     """analysis.json: per-circuit analyses and the run's headline metric."""
     from runner.analysis.metrics import analyse_estimator, analyse_sampler, headline
-    from runner.analysis.results import decode_result
+    from runner.analysis.record import decode_record
 
     primitive = request_doc["primitive"]
+    registers = {c["circuit_id"]: request_registers(c) for c in request_doc["circuits"]}
     decoded: dict[str, list[Any]] = {}
     pubs: dict[str, Any] = {}
     for job in jobs:
         job_id, text = results[job.circuits[0]]
-        decoded[job_id] = decode_result(text, primitive)
+        decoded[job_id] = decode_record(text, primitive, [registers[c] for c in job.circuits])
         for index, cid in enumerate(job.circuits):
             pubs[cid] = decoded[job_id][index]
     analyses = []
@@ -198,6 +199,16 @@ def analyse_run(
         "entry_groups": groups,
         "entries": analyse_entries(records, groups, calibration) if primitive == "sampler" else [],
     }
+
+
+def request_registers(circuit: dict[str, Any]) -> list[tuple[str, int]]:
+    """A request circuit's classical registers in declaration order (older requests: from
+    its QASM)."""
+    from runner.analysis.record import qasm_registers
+
+    if "registers" in circuit:
+        return [(str(name), int(size)) for name, size in circuit["registers"]]
+    return qasm_registers(circuit["qasm"])
 
 
 def _request_for(

@@ -65,7 +65,7 @@ def preview(spec: Spec, simulate: bool = False) -> list[CircuitPreview]:
 
 def _simulate(spec: Spec, jobs: Any, twin: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
     from runner.analysis.ideal import ideal_probabilities
-    from runner.analysis.results import decode_result
+    from runner.analysis.record import decode_record
     from runner.backends.base import RunRequest
 
     small = tuple(j for j in jobs if j.circuit.num_qubits <= PREVIEW_MAX_QUBITS)
@@ -88,7 +88,7 @@ def _simulate(spec: Spec, jobs: Any, twin: str | None) -> tuple[dict[str, Any], 
         submission = backend.submit(request)
         outcome = backend.collect([submission.jobs[0].job_id])[0]
         for job, pub in zip(
-            small, decode_result(outcome.result_json or "", "sampler"), strict=True
+            small, decode_record(outcome.result_json or "", "sampler"), strict=True
         ):
             total = sum((pub.counts or {}).values()) or 1
             noisy[job.circuit_id] = {k: v / total for k, v in sorted((pub.counts or {}).items())}

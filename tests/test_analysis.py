@@ -20,7 +20,7 @@ from runner.analysis import (
     Metric,
     analyse_estimator,
     analyse_sampler,
-    decode_result,
+    decode_record,
     headline,
     ideal_expectations,
     ideal_note,
@@ -244,7 +244,7 @@ def test_width_cutoff_and_notes() -> None:
 
 
 def measured_mid_circuit() -> QuantumCircuit:
-    """A qubit measured, rotated and measured again: its 'ideal' would be random."""
+    """A qubit measured, rotated and measured again: two independent fair coins."""
     qc = QuantumCircuit(1, 2)
     qc.h(0)
     qc.measure(0, 0)
@@ -253,24 +253,34 @@ def measured_mid_circuit() -> QuantumCircuit:
     return qc
 
 
-def test_mid_circuit_measurement_is_noted_not_crashed() -> None:
+def test_mid_circuit_measurement_gets_its_exact_ideal() -> None:
     qc = measured_mid_circuit()
-    assert ideal_probabilities(qc) is None
-    assert "mid-circuit" in (ideal_note(qc) or "")
+    assert ideal_probabilities(qc) == pytest.approx({k: 0.25 for k in ("00", "01", "10", "11")})
+    assert "mid-circuit" in (ideal_note(qc) or "")  # the estimator ideal stays unimplemented
 
 
-def test_reset_and_classical_control_are_noted() -> None:
-    reset = QuantumCircuit(1)
+def test_reset_and_classical_control_get_exact_ideals() -> None:
+    reset = QuantumCircuit(2)
     reset.h(0)
-    reset.reset(0)
-    assert ideal_probabilities(reset) is None and ideal_note(reset) is not None
+    reset.cx(0, 1)
+    reset.reset(0)  # no measurement at all: read out on every qubit, qubit 0 rightmost
+    assert ideal_probabilities(reset) == pytest.approx({"00": 0.5, "10": 0.5})
     branch = QuantumCircuit(2, 2)
-    branch.h(0)
+    branch.ry(1.0, 0)
     branch.measure(0, 0)
     with branch.if_test((branch.clbits[0], 1)):
         branch.x(1)
     branch.measure(1, 1)
-    assert ideal_probabilities(branch) is None and ideal_note(branch) is not None
+    p1 = math.sin(0.5) ** 2
+    assert ideal_probabilities(branch) == pytest.approx({"00": 1 - p1, "11": p1})
+    loop = QuantumCircuit(1, 1)
+    with loop.while_loop((loop.clbits[0], 0)):
+        loop.h(0)
+        loop.measure(0, 0)
+    from runner.analysis.ideal import sampler_ideal
+
+    probabilities, note = sampler_ideal(loop)
+    assert probabilities is None and "while_loop" in (note or "")
 
 
 def test_sampler_ideal_agrees_with_the_separate_calls() -> None:
@@ -278,7 +288,7 @@ def test_sampler_ideal_agrees_with_the_separate_calls() -> None:
 
     from runner.analysis.ideal import sampler_ideal
 
-    for circuit in (bell_circuit(), ghz_circuit(3), ghz_circuit(24), measured_mid_circuit()):
+    for circuit in (bell_circuit(), ghz_circuit(3), ghz_circuit(24)):
         probabilities, note = sampler_ideal(circuit)
         assert note == ideal_note(circuit)
         assert (probabilities is None) == (note is not None)
@@ -528,7 +538,7 @@ def test_decode_sampler_result_round_trip() -> None:
     multi.measure(2, b[0])
     sampler = SamplerV2(mode=AerSimulator(seed_simulator=11))
     result = sampler.run([bell_circuit(), ghz_circuit(3), multi], shots=200).result()
-    pubs = decode_result(_encoded(result), "sampler")
+    pubs = decode_record(_encoded(result), "sampler")
     assert len(pubs) == 3
     bell, ghz, regs = pubs
     assert bell.shots == 200 and sum(bell.counts.values()) == 200  # type: ignore[union-attr]
@@ -554,7 +564,7 @@ def test_decode_estimator_result_round_trip() -> None:
     estimator.options.default_shots = 400
     result = estimator.run([(qc, ["ZZ", "XX", "ZI"]), (qc, "ZZ")]).result()
     text = _encoded(result)
-    first, second = decode_result(text, "estimator")
+    first, second = decode_record(text, "estimator")
     assert first.evs is not None and first.stds is not None and len(first.evs) == 3
     assert first.evs[:2] == pytest.approx((1.0, 1.0)) and abs(first.evs[2]) < 0.3
     assert first.stds[2] > 0 and first.counts is None
@@ -563,16 +573,16 @@ def test_decode_estimator_result_round_trip() -> None:
     a = analyse_estimator("zz", "bell", {}, ["ZZ", "XX", "ZI"], first.evs, first.stds, ideal)
     assert metric(a, "deviation[ZZ]").value == 0.0
     with pytest.raises(StoreError, match="sampler PUB 0"):
-        decode_result(text, "sampler")
+        decode_record(text, "sampler")
 
 
 def test_decode_rejects_garbage() -> None:
     with pytest.raises(StoreError, match="cannot be decoded"):
-        decode_result("not json", "sampler")
+        decode_record("not json", "sampler")
     with pytest.raises(StoreError, match="not a PrimitiveResult"):
-        decode_result('{"a": 1}', "sampler")
+        decode_record('{"a": 1}', "sampler")
     with pytest.raises(ValueError, match="primitive"):
-        decode_result("{}", "sample")
+        decode_record("{}", "sample")
 
 
 @pytest.mark.parametrize("num_bits", [1, 3, 8, 9, 17, 64, 70])
@@ -580,7 +590,7 @@ def test_fast_counts_equal_qiskits(num_bits: int) -> None:
     import numpy as np
     from qiskit.primitives.containers import BitArray
 
-    from runner.analysis.results import fast_counts
+    from runner.analysis.record import fast_counts
 
     rng = np.random.default_rng(num_bits)
     outcomes = ["".join(rng.choice(["0", "1"], num_bits)) for _ in range(12)]

@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 from qiskit import QuantumCircuit, qasm3
-from qiskit_ibm_runtime import RuntimeDecoder
 from scipy.stats import chi2_contingency
 
+from runner.analysis.record import decode_record
 from runner.backends import noise
 from runner.backends.base import Backend, CircuitJob, JobStatus, RunRequest
 from runner.backends.local import (
@@ -65,9 +65,8 @@ def run(backend: LocalBackend, req: RunRequest) -> tuple[object, str]:
 
 
 def counts_of(result_json: str) -> list[dict[str, int]]:
-    """Per-PUB counts of the 'meas' register, decoded the way a later reader would."""
-    result = json.loads(result_json, cls=RuntimeDecoder)
-    return [pub.data.meas.get_counts() for pub in result]
+    """Per-PUB counts, decoded from the result of record the way a later reader would."""
+    return [pub.counts or {} for pub in decode_record(result_json, "sampler")]
 
 
 def chi_square_p(first: dict[str, int], second: dict[str, int]) -> float:
@@ -106,8 +105,8 @@ def test_estimator_bell_expectation_values_on_aer():
     _, result_json = run(
         LocalBackend("local:aer"), request("local:aer", job, primitive="estimator")
     )
-    [pub] = json.loads(result_json, cls=RuntimeDecoder)
-    zz, xx, zi = pub.data.evs
+    [pub] = decode_record(result_json, "estimator")
+    zz, xx, zi = pub.evs or ()
     assert zz == pytest.approx(1.0, abs=0.02)
     assert xx == pytest.approx(1.0, abs=0.02)
     assert zi == pytest.approx(0.0, abs=5 / math.sqrt(SHOTS))
@@ -117,8 +116,8 @@ def test_estimator_draws_exactly_the_requested_shots():
     job = CircuitJob("zz", ghz(2, measure=False), observables=("ZZ",))
     for shots in (1000, 1024, 7):
         req = request("local:aer", job, primitive="estimator", shots=shots)
-        [pub] = json.loads(run(LocalBackend("local:aer"), req)[1], cls=RuntimeDecoder)
-        assert pub.metadata["shots"] == shots
+        [pub] = decode_record(run(LocalBackend("local:aer"), req)[1], "estimator")
+        assert pub.shots == shots
 
 
 def test_fake_manila_bell_is_noisy():
@@ -257,8 +256,8 @@ def test_estimator_keeps_qubits_only_an_observable_touches():
         LocalBackend("local:fake_brisbane"),
         request("local:fake_brisbane", job, primitive="estimator"),
     )
-    [pub] = json.loads(result_json, cls=RuntimeDecoder)
-    z_idle, z_flipped = pub.data.evs
+    [pub] = decode_record(result_json, "estimator")
+    z_idle, z_flipped = pub.evs or ()
     assert 0.8 < z_idle < 0.999  # exactly 1.0 would mean the qubit was dropped
     assert -0.999 < z_flipped < -0.8
 

@@ -2,7 +2,7 @@
 
 A pure core (data in, data out, no I/O) so reports are a function of stored results and
 the numbers can be tested table-style. qiskit and qiskit_ibm_runtime are imported only by
-the functions that need them (`ideal`, `decode_result`); importing this package is cheap.
+the functions that need them (`ideal`, `record`); importing this package is cheap.
 """
 
 from runner.analysis.ideal import (
@@ -12,7 +12,7 @@ from runner.analysis.ideal import (
     ideal_probabilities,
 )
 from runner.analysis.metrics import CircuitAnalysis, analyse_estimator, analyse_sampler, headline
-from runner.analysis.results import PubData, decode_result
+from runner.analysis.record import PubData, decode_record, encode_primitive_result
 from runner.analysis.stats import Metric
 
 __all__ = [
@@ -22,7 +22,8 @@ __all__ = [
     "PubData",
     "analyse_estimator",
     "analyse_sampler",
-    "decode_result",
+    "decode_record",
+    "encode_primitive_result",
     "headline",
     "ideal_expectations",
     "ideal_note",

@@ -25,13 +25,17 @@ _TINY = 1e-12  # probabilities below this are rounding noise of the simulation
 
 
 NOT_UNITARY = "ideal not computed: mid-circuit measurement, reset or classical control"
+DYNAMIC_ESTIMATOR = (
+    "ideal not computed: the estimator ideal of a circuit with mid-circuit measurement, "
+    "reset or classical control is not implemented"
+)
 
 
 def ideal_note(circuit: QuantumCircuit, max_qubits: int = IDEAL_MAX_QUBITS) -> str | None:
-    """Why the ideal is not computed for this circuit, or None when it can be."""
+    """Why the estimator ideal is not computed for this circuit, or None when it can be."""
     if circuit.num_qubits > max_qubits:
         return _too_wide(circuit, max_qubits)
-    return NOT_UNITARY if _unitary_part(circuit) is None else None
+    return DYNAMIC_ESTIMATOR if _unitary_part(circuit) is None else None
 
 
 def _too_wide(circuit: QuantumCircuit, max_qubits: int) -> str:
@@ -92,9 +96,19 @@ def sampler_ideal(
         return None, _too_wide(circuit, max_qubits)
     unitary_part = _unitary_part(circuit)
     if unitary_part is None:
-        return None, NOT_UNITARY
+        return _dynamic_ideal(circuit)
     state = _statevector(unitary_part)
     return (None if state is None else _read_out(circuit, state)), None
+
+
+def _dynamic_ideal(circuit: QuantumCircuit) -> tuple[dict[str, float] | None, str | None]:
+    """Branch over mid-circuit outcomes (runner.analysis.dynamic), or say why not."""
+    from runner.analysis.dynamic import Unsupported, dynamic_probabilities
+
+    try:
+        return dynamic_probabilities(circuit), None
+    except Unsupported as exc:
+        return None, f"{NOT_UNITARY} ({exc})"
 
 
 def _read_out(circuit: QuantumCircuit, state: Statevector) -> dict[str, float]:

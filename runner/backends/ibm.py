@@ -10,7 +10,6 @@ The classes are looked up through PRIMITIVES, so switching is one line.
 from __future__ import annotations
 
 import difflib
-import json
 import warnings
 from collections.abc import Sequence
 from contextlib import suppress
@@ -212,7 +211,7 @@ class IbmBackend:
 
     def collect(self, job_ids: Sequence[str]) -> list[JobOutcome]:
         """Poll each pending job once; fetch results and QPU seconds of finished ones."""
-        from qiskit_ibm_runtime import RuntimeEncoder
+        from runner.analysis.record import encode_primitive_result
 
         outcomes = []
         for job_id in job_ids:
@@ -224,7 +223,7 @@ class IbmBackend:
                 metrics = guard(self.settings, f"read metrics of {job_id}", job.metrics)
                 usage = (metrics or {}).get("usage", {})
                 seconds = usage.get("quantum_seconds", usage.get("qpu_charge_time_seconds"))
-                text = json.dumps(result, cls=RuntimeEncoder, sort_keys=True)
+                text = encode_primitive_result(result)  # registers as received: see record.py
                 outcomes.append(
                     JobOutcome(
                         job_id,

@@ -15,7 +15,6 @@ from __future__ import annotations
 import difflib
 import functools
 import importlib
-import json
 import math
 import threading
 import warnings
@@ -188,7 +187,9 @@ class LocalBackend:
     ) -> JobOutcome:
         """Run the PUBs on the (reduced) simulator; a simulator error becomes a FAILED job."""
         from qiskit.exceptions import QiskitError
-        from qiskit_ibm_runtime import EstimatorV2, RuntimeEncoder, SamplerV2
+        from qiskit_ibm_runtime import EstimatorV2, SamplerV2
+
+        from runner.analysis.record import circuit_registers, encode_primitive_result
 
         if not self.noisy:
             mode = noiseless_simulator(noiseless_method(isa_circuits))
@@ -224,7 +225,8 @@ class LocalBackend:
             result = primitive.run(pubs).result()
         except QiskitError as exc:
             return JobOutcome(job_id, JobStatus.FAILED, reason=f"local simulation failed: {exc}")
-        result_json = json.dumps(result, cls=RuntimeEncoder, sort_keys=True)
+        registers = [circuit_registers(job.circuit) for job in request.circuits]
+        result_json = encode_primitive_result(result, request.primitive, registers)
         return JobOutcome(job_id, JobStatus.COMPLETED, result_json=result_json)
 
     def check(self, min_qubits: int = 1) -> None:

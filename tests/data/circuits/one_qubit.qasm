@@ -1,0 +1,7 @@
+// The smallest case: one qubit in superposition.
+OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[1];
+creg c[1];
+ry(2.0) q[0];
+measure q[0] -> c[0];

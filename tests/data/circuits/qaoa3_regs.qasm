@@ -1,0 +1,26 @@
+// One QAOA layer on a triangle, each node measured into its own register (m2, m0, m1).
+OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[3];
+creg m2[1];
+creg m0[1];
+creg m1[1];
+h q[0];
+h q[1];
+h q[2];
+cx q[0],q[1];
+rz(0.8) q[1];
+cx q[0],q[1];
+cx q[1],q[2];
+rz(0.8) q[2];
+cx q[1],q[2];
+cx q[0],q[2];
+rz(0.8) q[2];
+cx q[0],q[2];
+rx(1.1) q[0];
+rx(1.1) q[1];
+rx(1.1) q[2];
+x q[2];
+measure q[0] -> m0[0];
+measure q[1] -> m1[0];
+measure q[2] -> m2[0];

@@ -1,10 +1,22 @@
-"""Atomic, change-aware file writes: nothing half-written after a crash, no needless churn."""
+"""Atomic, change-aware file writes: nothing half-written after a crash, no needless churn.
+
+The temp file sits beside its target (the rename is then atomic: same directory, same
+filesystem) and is named ``.<name>.<random>.<pid>.qrun-tmp``. A process killed between
+writing and renaming leaves it behind; `remove_stray_temps` deletes those of processes that
+are gone, and git staging never takes them (`is_temp`).
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
+
+from runner.crashpoint import crash_point
+
+TEMP_SUFFIX = ".qrun-tmp"
+_TEMP_NAME = re.compile(r"^\..+\.(\d+)" + re.escape(TEMP_SUFFIX) + r"$")
 
 
 def _file_mode() -> int:
@@ -23,7 +35,9 @@ def write_atomic(path: Path, data: str | bytes, *, durable: bool = True) -> bool
     if path.exists() and path.read_bytes() == payload:
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, name = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=f".{os.getpid()}{TEMP_SUFFIX}", dir=path.parent
+    )
     tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -31,12 +45,46 @@ def write_atomic(path: Path, data: str | bytes, *, durable: bool = True) -> bool
             if durable:
                 handle.flush()
                 os.fsync(handle.fileno())
+        crash_point(f"write:{path.name}")
         tmp.chmod(_file_mode())
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
     if durable:
         _fsync_directory(path.parent)
+    return True
+
+
+def is_temp(path: str | Path) -> bool:
+    """Whether a path is one of write_atomic's temp files (never a file to commit)."""
+    return _TEMP_NAME.match(Path(path).name) is not None
+
+
+def remove_stray_temps(*directories: Path) -> list[Path]:
+    """Delete temp files left by killed writers (their process is gone, or its pid is ours
+    again); a live process's file is left alone. Returns what was removed."""
+    removed = []
+    for directory in directories:
+        if not directory.is_dir():
+            continue
+        for path in sorted(directory.rglob(f"*{TEMP_SUFFIX}")):
+            found = _TEMP_NAME.match(path.name)
+            if found and path.is_file() and not _alive(int(found[1])):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    """A process other than this one with that pid exists (at start, none of ours writes)."""
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
     return True
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -91,6 +92,17 @@ def parse_author(text: str) -> tuple[str, str]:
     return name.strip(), email
 
 
+@dataclass(frozen=True)
+class LocalCommit:
+    """A commit on the local branch that the remote does not have."""
+
+    sha: str
+    author: str  # "Name <email>"
+    message: str
+    paths: tuple[str, ...]
+    parents: int
+
+
 class Workspace:
     """The runner's view of the checkout: commit its own files, push, and replay on rejection."""
 
@@ -162,6 +174,10 @@ class Workspace:
         """Push the branch; False when the remote moved on (the compare-and-swap lost)."""
         import git
 
+        from runner.crashpoint import crash_point
+
+        crash_point("push")
+
         try:
             self.repo.git.execute(
                 [
@@ -184,6 +200,36 @@ class Workspace:
                 return False
             raise GitError(f"git push failed: {_scrub(text.strip())}") from None
         return True
+
+    def unpushed(self) -> list[LocalCommit]:
+        """Local commits not on the remote branch, oldest first, with the paths each touches."""
+        if not self.has_remote():
+            return []
+        out = self._git(
+            "log", "--reverse", "--no-renames", "--name-only",
+            "--format=%x1e%H %P%x1f%an <%ae>%x1f%B%x1f", f"{self.upstream()}..HEAD",
+        )  # fmt: skip
+        commits = []
+        for record in out.split("\x1e")[1:]:
+            shas, author, message, files = record.split("\x1f")
+            sha, *parents = shas.split()
+            paths = tuple(line for line in files.splitlines() if line)
+            commits.append(LocalCommit(sha, author, message.strip(), paths, len(parents)))
+        return commits
+
+    def made_by_qrun(self, commit: LocalCommit, ours: Callable[[str], bool]) -> bool:
+        """qrun's own commit: the bot's identity, `[skip ci]`, one parent, only qrun's files."""
+        return (
+            commit.author == f"{self.name} <{self.email}>"
+            and "[skip ci]" in commit.message.split("\n", 1)[0]
+            and commit.parents == 1
+            and bool(commit.paths)
+            and all(ours(p) for p in commit.paths)
+        )
+
+    def behind_upstream(self) -> bool:
+        """Whether the remote branch has commits HEAD lacks (a replay is needed to push)."""
+        return not self.repo.is_ancestor(self.repo.commit(self.upstream()), self.repo.head.commit)
 
     def commits_ahead(self) -> int:
         """Local commits not on the remote branch (0 without a remote)."""

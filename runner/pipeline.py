@@ -18,6 +18,7 @@ from runner.collect import collect
 from runner.config import Config
 from runner.errors import BackendError, CredentialsError, QrunError, UsageError
 from runner.execute import ClaimLost, RunContext, submit, supersede
+from runner.files import remove_stray_temps
 from runner.inputs import Inputs, load_inputs
 from runner.lock import Lock, merge_locks, read_lock, write_lock
 from runner.output import Output
@@ -180,6 +181,8 @@ def apply(
     With a shard, only the specs it owns are carried out and only their pages rendered: the
     dashboard is left to an unsharded apply (or `qrun report`) once every shard has pushed."""
     now = clock(config)
+    for stray in remove_stray_temps(config.specs_dir, config.reports_dir):
+        out.line(f"removed {stray.relative_to(config.repo_root)}, left by a killed qrun")
     inputs = load_inputs(config, only, shard=shard)
     for diag in inputs.problems:
         out.diagnostic(diag)

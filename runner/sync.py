@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from runner.config import Config
 from runner.errors import GitError
+from runner.files import is_temp, remove_stray_temps
 from runner.git_ops import DEFAULT_AUTHOR, Workspace
 from runner.lock import (
     Lock,
@@ -58,8 +59,12 @@ class Backoff:
 
 
 def is_ours(path: str) -> bool:
-    """Files the runner writes: lock files and everything under reports/."""
-    return path.endswith(".lock.toml") or path.startswith("reports/")
+    """Files the runner writes: lock files under specs/ and everything under reports/
+    (never the atomic writer's temp files)."""
+    mine = (path.startswith("specs/") and path.endswith(".lock.toml")) or path.startswith(
+        "reports/"
+    )
+    return mine and not is_temp(path)
 
 
 class Sync:
@@ -72,6 +77,8 @@ class Sync:
         self.ws = Workspace(
             config.repo_root, config.environ.get("QRUN_GIT_AUTHOR") or DEFAULT_AUTHOR
         )
+        for stray in remove_stray_temps(config.specs_dir, config.reports_dir):
+            out.line(f"removed {stray.relative_to(config.repo_root)}, left by a killed qrun")
         # .qrun/ (local store, caches) is the runner's scratch space, never committed
         dirty = [p for p in self.ws.dirty_paths() if not is_ours(p) and not p.startswith(".qrun/")]
         if dirty:
@@ -82,22 +89,41 @@ class Sync:
             )
         if push and self.ws.has_remote():
             self.ws.fetch()
-            ahead = self.ws.commits_ahead()
-            if ahead:  # replaying a lost push resets to the remote: never over a person's commits
-                raise GitError(
-                    f"the branch has {ahead} commit(s) not on {self.ws.upstream()}; push or "
-                    "drop them first (`qrun apply --push` publishes only qrun's own commits)"
-                )
+            self._recover_unpushed()
             self.ws.fast_forward()
 
+    def _recover_unpushed(self) -> None:
+        """Publish what a killed qrun committed but never pushed; a person's commits block.
+
+        Replaying resets to the remote, so it is done only when every unpushed commit is
+        qrun's own; their lock records are merged onto the remote's, never dropped."""
+        commits = self.ws.unpushed()
+        if not commits:
+            return
+        foreign = [c for c in commits if not self.ws.made_by_qrun(c, is_ours)]
+        if foreign:
+            raise GitError(
+                f"the branch has {len(commits)} commit(s) not on {self.ws.upstream()}, "
+                f"{len(foreign)} not made by qrun (first: {foreign[0].sha[:12]}); push or "
+                "drop them first (`qrun apply --push` publishes only qrun's own commits)"
+            )
+        self.out.line(
+            f"found {len(commits)} unpushed qrun commit(s) of an interrupted run: publishing them"
+        )
+        if self.ws.behind_upstream():
+            self._replay()
+            self.ws.commit(self._paths(), "qrun: records of an interrupted run [skip ci]")
+
     def _paths(self) -> list[str]:
-        """Exactly the runner's files: lock files (new, changed or deleted) and reports/."""
+        """Exactly the runner's files: lock files (new, changed or deleted) and what changed
+        under reports/; never a temp file or anything else found there."""
         locks = [
             p.relative_to(self.config.repo_root).as_posix()
             for p in self.config.specs_dir.rglob("*.lock.toml")
+            if not is_temp(p)
         ]
         changed = [p for p in self.ws.dirty_paths() if is_ours(p)]
-        return sorted({*locks, *changed, "reports"})
+        return sorted({*locks, *changed})
 
     def _replay(self) -> None:
         """Fetch, reset onto upstream, and merge our lock records into theirs."""

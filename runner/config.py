@@ -85,4 +85,10 @@ class Config:
                 f"{root} has no specs/ directory: run qrun in a repository of "
                 "experiment specs (or pass --repo DIR)"
             )
+        reports = root / "reports"
+        if reports.is_symlink() and not reports.resolve().is_relative_to(root):
+            raise UsageError(
+                f"{reports} links outside the repository (to {reports.resolve()}); qrun "
+                "writes reports only inside it: replace the link with a directory"
+            )
         return cls(repo_root=root, environ=env, limits=Limits.from_env(env))

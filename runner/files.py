@@ -55,6 +55,11 @@ def write_atomic(path: Path, data: str | bytes, *, durable: bool = True) -> bool
     return True
 
 
+def resolves_inside(path: Path, root: Path) -> bool:
+    """Whether path, with every symlink followed, stays inside root."""
+    return path.resolve().is_relative_to(root.resolve())
+
+
 def is_temp(path: str | Path) -> bool:
     """Whether a path is one of write_atomic's temp files (never a file to commit)."""
     return _TEMP_NAME.match(Path(path).name) is not None

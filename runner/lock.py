@@ -17,7 +17,8 @@ from typing import Any
 
 from runner.content_cache import ContentCache, content_key
 from runner.errors import Diagnostic, SpecError
-from runner.files import write_atomic
+from runner.files import resolves_inside, write_atomic
+from runner.spec import depth
 
 LOCK_VERSION = 1
 HEADER = (
@@ -220,6 +221,17 @@ def _checked_document(text: str, file: str) -> dict[str, Any]:
         raise SpecError(
             [Diagnostic(file, 1, 1, f"lock file is not valid TOML ({exc}); restore it from git")]
         ) from None
+    except RecursionError:
+        doc = {"deep": True}
+    if doc.get("deep") is True or depth.too_deep(doc) is not None:
+        raise SpecError(
+            [
+                Diagnostic(
+                    file, 1, 1, f"lock file is nested more than {depth.MAX_DEPTH} levels deep; "
+                    f"qrun never writes that: restore it from git (`git checkout -- {file}`)",
+                )
+            ]
+        )  # fmt: skip
     doc = migrate(doc, file)
     _validate(doc, file)
     return doc
@@ -233,9 +245,52 @@ def _shown(specs_dir: Path, path: Path) -> str:
 def read_lock(specs_dir: Path, name: str) -> Lock:
     """The lock of an experiment, or an empty one."""
     path = lock_path(specs_dir, name)
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return Lock(name)
-    return parse_lock(path.read_text(encoding="utf-8"), _shown(specs_dir, path))
+    file = _shown(specs_dir, path)
+    _inside_repository(specs_dir, path, file)
+    text = path.read_text(encoding="utf-8")
+    return _sane(parse_lock(text, file), path, file, text)
+
+
+def _inside_repository(specs_dir: Path, path: Path, file: str) -> None:
+    """A lock is read only from inside the repository (a symlink out is refused)."""
+    if not resolves_inside(path, specs_dir.parent):
+        raise SpecError(
+            [
+                Diagnostic(
+                    file, 1, 1, "lock file links outside the repository; qrun reads and "
+                    "writes locks only inside it: replace the link with the file",
+                )
+            ]
+        )  # fmt: skip
+
+
+def _sane(lock: Lock, path: Path, file: str, text: str | None = None) -> Lock:
+    """The lock names the experiment its file is named for, and records each run once."""
+    from runner.spec.locate import locate
+
+    expected = path.name.removesuffix(".lock.toml")
+    where = (lambda key: locate(text).value(key)) if text else (lambda key: (1, 1))
+    if lock.name != expected:
+        line, col = where(("name",))
+        message = (
+            f"lock records experiment '{lock.name}' but its file is named for '{expected}'; "
+            f'if you renamed the spec, set name = "{expected}" here (its runs are kept), '
+            f"else restore it from git (`git checkout -- {file}`)"
+        )
+        raise SpecError([Diagnostic(file, line, col, message)])
+    seen: set[str] = set()
+    for index, run in enumerate(lock.runs):
+        if run.id in seen:
+            line, col = where(("runs", index, "id"))
+            message = (
+                f"run id {run.id} is recorded twice; each run has one record: restore the "
+                f"file from git (`git checkout -- {file}`)"
+            )
+            raise SpecError([Diagnostic(file, line, col, message)])
+        seen.add(run.id)
+    return lock
 
 
 def read_all_locks(specs_dir: Path, parsed: ContentCache | None = None) -> dict[str, Lock]:
@@ -244,6 +299,7 @@ def read_all_locks(specs_dir: Path, parsed: ContentCache | None = None) -> dict[
     With a cache, a lock file whose bytes were seen before is not parsed and validated again."""
     locks = {}
     for path in sorted(specs_dir.rglob("*.lock.toml")):
+        _inside_repository(specs_dir, path, _shown(specs_dir, path))
         data = path.read_bytes()
         key = content_key(data)
         doc = parsed.get(key) if parsed is not None else None
@@ -252,6 +308,10 @@ def read_all_locks(specs_dir: Path, parsed: ContentCache | None = None) -> dict[
             if parsed is not None:
                 parsed.put(key, doc)
         lock = from_document(doc)
+        try:
+            _sane(lock, path, _shown(specs_dir, path))
+        except SpecError:  # re-derive the message with its position (rare, so parse again)
+            _sane(lock, path, _shown(specs_dir, path), data.decode("utf-8"))
         locks[lock.name] = lock
     return locks
 

@@ -7,6 +7,7 @@ must be reported:
     # expect-at: specs/x.qasm:5:1: substring   -> that exact prefix (another file)
     # symlink: circuits/a.qasm -> OUTSIDE       -> specs/circuits/a.qasm links out of the repo
     # copy-to: team                             -> also copied to specs/team/<file>
+    # spec-symlink: OUTSIDE                     -> the spec itself links out of the repo
 
 and nothing else may be reported: the number of diagnostics equals the number of expects.
 """
@@ -77,6 +78,10 @@ REQUIRED = {
     "tags-duplicate",
     "inline-tables",
     "many-errors",
+    "deep-arrays",
+    "deep-inline-tables",
+    "deep-dotted-header",
+    "spec-symlink",
 }
 
 VALID_QASM = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\nh q[0];\ncx q[0],q[1];\n'
@@ -89,6 +94,7 @@ class Case:
     expects: list[str] = field(default_factory=list)
     symlinks: list[str] = field(default_factory=list)
     copies: list[str] = field(default_factory=list)
+    spec_symlink: bool = False
 
 
 def parse_header(path: Path) -> Case:
@@ -107,6 +113,8 @@ def parse_header(path: Path) -> Case:
             case.symlinks.append(rest.partition(" -> ")[0])
         elif directive == "copy-to":
             case.copies.append(rest)
+        elif directive == "spec-symlink":
+            case.spec_symlink = True
     return case
 
 
@@ -125,7 +133,13 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def install(fixture: Path, case: Case, repo: Path) -> list[Path]:
     """Copy a fixture (and whatever its header sets up) into the repo; the paths to validate."""
     paths = [repo / "specs" / fixture.name]
-    shutil.copy(fixture, paths[0])
+    if case.spec_symlink:
+        outside = repo.parent / "outside" / fixture.name
+        outside.parent.mkdir(exist_ok=True)
+        shutil.copy(fixture, outside)
+        paths[0].symlink_to(outside)
+    else:
+        shutil.copy(fixture, paths[0])
     for rel in case.symlinks:
         outside = repo.parent / "outside" / Path(rel).name
         outside.parent.mkdir(exist_ok=True)

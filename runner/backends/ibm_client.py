@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from runner.endpoints import checked_url
 from runner.errors import BackendError, CredentialsError, ServiceUnavailable
 
 RETRY_ATTEMPTS = 4
@@ -26,6 +27,8 @@ class IbmSettings:
         self.instance = environ.get("IBM_QUANTUM_INSTANCE", "").strip() or None
         self.channel = environ.get("IBM_QUANTUM_CHANNEL", "").strip() or "ibm_quantum_platform"
         self.url = environ.get("IBM_QUANTUM_URL", "").strip() or None
+        if self.url:  # the API key and bearer tokens go there: never in clear
+            checked_url("IBM_QUANTUM_URL", self.url, CredentialsError)
         self.max_circuits_per_job = max_circuits_per_job
         self.service: Any = None  # created on first use, then shared by every target
         self.unavailable: str | None = None  # set once the service is down: fail fast after

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from runner.errors import Diagnostic, SpecError
-from runner.spec import checks
+from runner.files import resolves_inside
+from runner.spec import checks, depth
 from runner.spec.cache import SpecCache
 from runner.spec.identity import run_identity
 from runner.spec.locate import locate
@@ -95,14 +96,36 @@ def schema_valid(doc: dict[str, Any]) -> bool:
 
 
 def parse_toml(text: str, file: str) -> dict[str, Any]:
-    """tomllib with the syntax error turned into a positioned diagnostic."""
+    """tomllib with the syntax error, and nesting too deep to handle, turned into a
+    positioned diagnostic."""
     try:
-        return tomllib.loads(text)
+        doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         found = _TOML_POS.search(str(exc))
         line, col = (int(found[1]), int(found[2])) if found else (1, 1)
         reason = _TOML_POS.sub("", str(exc)).strip()
         raise SpecError([Diagnostic(file, line, col, f"TOML syntax error: {reason}")]) from None
+    except RecursionError:
+        line, col = _where(text, depth.deep_bracket(text))
+        raise SpecError([Diagnostic(file, line, col, _TOO_DEEP)]) from None
+    deep = depth.too_deep(doc)
+    if deep is not None:
+        line, col = locate(text).value(deep)
+        message = f"{depth.shown(deep)}: {_TOO_DEEP}"
+        raise SpecError([Diagnostic(file, line, col, message)])
+    return doc
+
+
+_TOO_DEEP = (
+    f"nested more than {depth.MAX_DEPTH} levels deep (tables, arrays and inline tables); "
+    "a spec needs only a few levels: flatten the structure"
+)
+
+
+def _where(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column of a character index."""
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
 def load_spec(path: Path, repo_root: Path, spec_cache: SpecCache | None = None) -> Spec:
@@ -110,6 +133,12 @@ def load_spec(path: Path, repo_root: Path, spec_cache: SpecCache | None = None) 
 
     With a cache, an unchanged spec (and unchanged QASM files) is not validated again."""
     file = display_path(path, repo_root)
+    if not resolves_inside(path, repo_root):
+        message = (
+            "spec file links outside the repository; qrun reads specs only inside it: "
+            "replace the link with the file"
+        )
+        raise SpecError([Diagnostic(file, 1, 1, message)])
     try:
         data = path.read_bytes()
         if spec_cache is not None and (hit := spec_cache.get(path, data)) is not None:

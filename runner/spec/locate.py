@@ -3,6 +3,8 @@
 tomllib returns plain dicts without positions. The document has already been parsed
 by tomllib when this runs, so this scanner can be lenient: it only walks the syntax far
 enough to record where each key path (tuples of str keys and int indices) starts.
+Paths are cut at MAX_DEPTH + 1 keys, so memory stays linear in the file size even for a
+dotted header thousands of keys long (the loader rejects such a document at that point).
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ import bisect
 import tomllib
 from dataclasses import dataclass, field
 
+from runner.spec.depth import MAX_DEPTH
+
 Path = tuple[str | int, ...]
+_LONGEST = MAX_DEPTH + 1
 _BARE = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
@@ -33,7 +38,7 @@ class Positions:
         return self._nearest(self.keys, path)
 
     def _nearest(self, table: dict[Path, tuple[int, int]], path: Path) -> tuple[int, int]:
-        for end in range(len(path), 0, -1):
+        for end in range(min(len(path), _LONGEST), 0, -1):
             prefix = path[:end]
             if prefix in table:
                 return table[prefix]
@@ -107,7 +112,7 @@ class _Scanner:
     def resolve(self, base: Path, keys: list[str], header: int) -> Path:
         """The path a table header names; implicit super-tables start at that header."""
         path = base
-        for key in keys:
+        for key in keys[: max(0, _LONGEST - len(base))]:
             path = (*path, key)
             if path in self.array_tables:
                 path = (*path, self.array_tables[path] - 1)
@@ -125,7 +130,7 @@ class _Scanner:
                 self.i += 2
                 parts = self.read_key()
                 parent = self.resolve((), [k for k, _ in parts[:-1]], start)
-                table = (*parent, parts[-1][0])
+                table = (*parent, parts[-1][0])[:_LONGEST]
                 self.array_tables[table] = self.array_tables.get(table, 0) + 1
                 self.pos.keys.setdefault(table, self.where(start))  # the array: first header
                 current = (*table, self.array_tables[table] - 1)
@@ -149,7 +154,7 @@ class _Scanner:
     def key_value(self, base: Path) -> None:
         parts = self.read_key()
         path = base
-        for key, start in parts:
+        for key, start in parts[: max(0, _LONGEST - len(base))]:
             path = (*path, key)
             self.pos.keys.setdefault(path, self.where(start))
         self.skip_ws(newlines=False)
@@ -159,7 +164,8 @@ class _Scanner:
 
     def value(self, path: Path) -> None:
         self.skip_ws(newlines=False)
-        self.pos.values[path] = self.where(self.i)
+        if len(path) <= _LONGEST:
+            self.pos.values[path] = self.where(self.i)
         ch = self.peek()
         if ch in ('"', "'"):
             self.read_string()
@@ -174,7 +180,7 @@ class _Scanner:
                 if self.peek() == ",":
                     self.i += 1
                     continue
-                self.value((*path, index))
+                self.value((*path, index)[: _LONGEST + 1])
                 index += 1
         elif ch == "{":
             self.i += 1

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from runner.endpoints import checked_url
 from runner.errors import QrunError
 from runner.stores.base import Bucket
 
@@ -36,6 +37,7 @@ BUCKET_VARS: Mapping[Bucket, str] = {
 }
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _MIB = 1024 * 1024
+_COS_EXAMPLE = "https://s3.us-south.cloud-object-storage.appdomain.cloud"
 _HMAC_VARS = ("COS_HMAC_ACCESS_KEY_ID", "COS_HMAC_SECRET_ACCESS_KEY")
 
 
@@ -83,6 +85,8 @@ class StoreConfig:
     max_attempts: int = 5
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
+    sse: str | None = "AES256"
+    """Server-side encryption requested on every upload (provider-managed keys); None: off."""
 
     def secrets(self) -> tuple[str, ...]:
         """Raw secret values, so error text can be scrubbed of them as a last defence."""
@@ -109,11 +113,7 @@ class StoreConfig:
                     f"in IBM COS, or unset {', '.join(stray)} to use the local store"
                 )
             return cls(kind="local", repo_root=repo_root, local_root=local_root)
-        if not endpoint.startswith(("https://", "http://")):
-            raise QrunError(
-                f"COS_ENDPOINT must start with https:// (got {endpoint!r}); "
-                "use the bucket region's endpoint URL"
-            )
+        checked_url("COS_ENDPOINT", endpoint, example=_COS_EXAMPLE)
         buckets: dict[Bucket, str] = {}
         for bucket, var in BUCKET_VARS.items():
             name = get(var) or DEFAULT_BUCKETS[bucket]
@@ -131,11 +131,14 @@ class StoreConfig:
             endpoint=endpoint.rstrip("/"),
             buckets=buckets,
             region=get("COS_REGION"),
-            auth_endpoint=get("COS_AUTH_ENDPOINT") or DEFAULT_AUTH_ENDPOINT,
+            auth_endpoint=checked_url(
+                "COS_AUTH_ENDPOINT", get("COS_AUTH_ENDPOINT") or DEFAULT_AUTH_ENDPOINT
+            ),
             multipart_threshold=int(_positive(get, "COS_MULTIPART_THRESHOLD", 8 * _MIB, True)),
             max_attempts=int(_positive(get, "COS_MAX_ATTEMPTS", 5, True)),
             connect_timeout=_positive(get, "COS_CONNECT_TIMEOUT", 5.0),
             read_timeout=_positive(get, "COS_READ_TIMEOUT", 30.0),
+            sse=_sse(get("COS_SSE")),
             **creds,
         )
 
@@ -177,6 +180,22 @@ def _credentials(get: Callable[[str], str | None]) -> dict[str, Any]:
         "COS_INSTANCE_ID (IAM), or COS_HMAC_ACCESS_KEY_ID and COS_HMAC_SECRET_ACCESS_KEY "
         "(HMAC), or unset COS_ENDPOINT to use the local store"
     )
+
+
+_SSE_CHOICES = {"aes256": "AES256", "off": None}
+
+
+def _sse(raw: str | None) -> str | None:
+    """COS_SSE: AES256 (default, keys managed by the provider) or off (for S3-compatible
+    stores that reject the header)."""
+    if raw is None:
+        return "AES256"
+    if raw.lower() not in _SSE_CHOICES:
+        raise QrunError(
+            f"COS_SSE must be AES256 or off (got {raw!r}); off only for S3-compatible "
+            "stores that do not support server-side encryption"
+        )
+    return _SSE_CHOICES[raw.lower()]
 
 
 def _positive(

@@ -2,9 +2,11 @@
 
 Every object carries its SHA-256 in user metadata (``x-amz-meta-sha256``); ``put`` heads
 the key first and skips identical bytes, uploads send Content-MD5 so COS rejects bytes
-damaged in transit, and objects above the multipart threshold go up in parts. Transient
-failures (resets, timeouts, 5xx, throttling) are retried by botocore's standard retry
-mode; one request takes at most about ``max_attempts × (connect + read timeout)`` plus
+damaged in transit, and objects above the multipart threshold go up in parts (aborted if
+they fail; incomplete uploads a killed runner left are aborted before the key is uploaded
+again). Every upload asks for server-side encryption with the provider's keys (``COS_SSE``).
+Transient failures (resets, timeouts, 5xx, throttling) are retried by botocore's standard
+retry mode; one request takes at most about ``max_attempts × (connect + read timeout)`` plus
 backoff. Permanent failures become one ``StoreError`` naming the bucket and the fix, and
 never the credentials. ibm_boto3 is imported only when the first request is made.
 """
@@ -93,6 +95,7 @@ class CosStore:
                     ContentType=content_type,
                     ContentMD5=_md5(data),
                     Metadata={"sha256": digest},
+                    **self._encryption(),
                 )
         self.uploaded += 1
         log.debug("uploaded %s/%s (%d bytes, sha256 %s)", name, key, len(data), digest)
@@ -137,6 +140,10 @@ class CosStore:
         """``<endpoint>/<bucket>/<key>``, URL-quoted, for links in reports."""
         name = self.bucket_name(bucket)
         return f"{self.endpoint}/{quote(name)}/{quote(_checked(bucket, key), safe='/=')}"
+
+    def _encryption(self) -> dict[str, str]:
+        """Encryption at rest with the provider's keys, asked for on every upload."""
+        return {"ServerSideEncryption": self.config.sse} if self.config.sse else {}
 
     def _head(self, bucket: Bucket, name: str, key: str, action: str) -> dict[str, Any] | None:
         """HEAD the object; on 404 ask once whether the bucket itself is missing."""
@@ -193,8 +200,13 @@ class CosStore:
 
         client = self.client
         part_size = max(MIN_PART_SIZE, self.config.multipart_threshold)
+        self._abort_leftover_uploads(name, key)
         upload = client.create_multipart_upload(
-            Bucket=name, Key=key, ContentType=content_type, Metadata={"sha256": digest}
+            Bucket=name,
+            Key=key,
+            ContentType=content_type,
+            Metadata={"sha256": digest},
+            **self._encryption(),
         )
         upload_id = upload["UploadId"]
         finished = False
@@ -229,6 +241,23 @@ class CosStore:
                     client.abort_multipart_upload(Bucket=name, Key=key, UploadId=upload_id)
                 except (BotoCoreError, ClientError) as err:
                     log.warning("could not abort multipart upload of %s/%s: %s", name, key, err)
+
+    def _abort_leftover_uploads(self, name: str, key: str) -> None:
+        """Abort incomplete uploads of this key: a runner killed mid-upload ran no cleanup,
+        and COS keeps (and bills) the parts until someone aborts them. Keys are per run and
+        job, so the next collect of that run uploads the same key and clears them here."""
+        from ibm_botocore.exceptions import ClientError
+
+        try:
+            listing = self.client.list_multipart_uploads(Bucket=name, Prefix=key)
+            for upload in listing.get("Uploads", []):
+                if upload.get("Key") == key:
+                    log.info("aborting an incomplete earlier upload of %s/%s", name, key)
+                    self.client.abort_multipart_upload(
+                        Bucket=name, Key=key, UploadId=upload["UploadId"]
+                    )
+        except ClientError as err:  # housekeeping: never a reason not to upload
+            log.warning("could not clear earlier uploads of %s/%s: %s", name, key, _code(err))
 
     @contextmanager
     def _errors(self, bucket: Bucket, key: str, action: str) -> Iterator[None]:

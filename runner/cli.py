@@ -15,6 +15,7 @@ from pathlib import Path
 
 from runner import __version__
 from runner.errors import QrunError, SpecError
+from runner.interrupts import sigterm_as_interrupt
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -104,7 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     name = args.command + ("_" + args.store_command if args.command == "store" else "")
     try:
         module = importlib.import_module(f"runner.commands.{name}")
-        return int(module.run(args))
+        with sigterm_as_interrupt():  # a cancelled CI job unwinds: cleanups run
+            return int(module.run(args))
     except SpecError as exc:
         for diag in exc.diagnostics:
             print(diag, file=sys.stderr)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tomllib
@@ -174,3 +175,41 @@ def test_a_live_writers_temp_file_is_left_alone(tmp_path: Path) -> None:
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_sigterm_unwinds_qrun_like_ctrl_c(tiny_origin: tuple[Path, Path]) -> None:
+    """A cancelled CI job sends SIGTERM: qrun runs its cleanups and exits 130, not -15.
+
+    The store endpoint accepts connections and never answers, so qrun is caught mid-request."""
+    _bare, work = tiny_origin
+    silent = socket.create_server(("127.0.0.1", 0))
+    silent.settimeout(120)
+    env = {
+        "COS_ENDPOINT": f"http://127.0.0.1:{silent.getsockname()[1]}",
+        "COS_HMAC_ACCESS_KEY_ID": "testing",
+        "COS_HMAC_SECRET_ACCESS_KEY": "testing-secret",
+        "COS_READ_TIMEOUT": "60",
+        "COS_MAX_ATTEMPTS": "1",
+    }
+    child = subprocess.Popen(
+        [sys.executable, "-m", "runner", "apply", "--no-push"],
+        cwd=work,
+        env=runner_env(**env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        connection, _ = silent.accept()  # qrun is now waiting for an answer
+        child.send_signal(signal.SIGTERM)
+        _, err = child.communicate(timeout=60)
+        connection.close()
+    finally:
+        silent.close()
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 130, err
+    assert "qrun: interrupted" in err
+    strays = [p for p in work.rglob(f"*{TEMP_SUFFIX}")]
+    assert strays == []

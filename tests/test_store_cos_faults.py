@@ -79,6 +79,34 @@ def test_an_upload_killed_midway_is_aborted_by_the_next_upload_of_its_key(
     assert store.get("results", key, sha256=sha256_hex(data)) == data
 
 
+def test_an_upload_stopped_by_sigterm_is_aborted_at_once(
+    moto_s3: S3Setup, fault_proxy: FaultProxy
+) -> None:
+    """SIGTERM (a cancelled CI job) unwinds qrun like Ctrl-C: the upload is aborted."""
+    key = key_for("terminated")
+    env = moto_s3.env(fault_proxy.endpoint, COS_MULTIPART_THRESHOLD=str(MIB))
+    fault_proxy.delay_next(1, 3.0, match=r"^PUT .*partNumber=2")
+    script = UPLOAD.replace("store.put(", "with sigterm_as_interrupt(): store.put(")
+    script = "from runner.interrupts import sigterm_as_interrupt\n" + script
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, json.dumps(env), key], cwd=ROOT, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not fault_proxy.injected and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert fault_proxy.injected, child.stderr.read() if child.stderr else ""
+        child.send_signal(signal.SIGTERM)
+        _, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert b"KeyboardInterrupt" in err
+    assert any(line.startswith("DELETE ") for line in fault_proxy.request_lines)
+    assert incomplete(moto_s3, key) == []
+
+
 def test_a_failing_multipart_upload_is_aborted(moto_s3: S3Setup, fault_proxy: FaultProxy) -> None:
     key = key_for("denied")
     store = cos(moto_s3.env(fault_proxy.endpoint, COS_MULTIPART_THRESHOLD=str(MIB)))

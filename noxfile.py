@@ -54,5 +54,6 @@ def bench(session: nox.Session) -> None:
         "benchmarks/apply_sweep.py",
         "benchmarks/reports.py",
         "benchmarks/collect_requests.py",
+        "benchmarks/interval_coverage.py",
     ):
         session.run("python", script)

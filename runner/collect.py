@@ -177,6 +177,7 @@ def analyse_run(
                 )
             )
     from runner.fits.registry import analyse_entries, entry_groups
+    from runner.reanalyse import ANALYSIS_VERSION
 
     top = headline(analyses)
     records = [a.to_json() for a in analyses]
@@ -184,6 +185,7 @@ def analyse_run(
     calibration = request_doc.get("calibration", {})
     return {
         "version": 1,
+        "analysis_version": ANALYSIS_VERSION,
         "name": request_doc["name"],
         "run_id": request_doc["run_id"],
         "target": request_doc["target"],

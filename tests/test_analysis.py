@@ -332,7 +332,7 @@ def test_perfect_bell_counts() -> None:
     assert a.fidelity is not None and a.fidelity.value == pytest.approx(1.0)
     assert a.fidelity.high == 1.0 and a.fidelity_note is None
     assert metric(a, "population_fidelity").value == 1.0
-    parity = metric(a, "parity")
+    parity = metric(a, "z_parity")
     assert parity.value == 1.0 and parity.stderr == 0.0 and parity.higher_is_better is True
     assert metric(a, "total_variation_distance").value == pytest.approx(0.0)
 
@@ -347,7 +347,7 @@ def test_noisy_bell_counts() -> None:
     assert population.value == pytest.approx(0.92)
     assert population.low is not None and population.high is not None
     assert population.low < 0.92 < population.high
-    parity = metric(a, "parity")
+    parity = metric(a, "z_parity")
     assert parity.value == pytest.approx(0.84)
     assert parity.stderr == pytest.approx(math.sqrt((1 - 0.84**2) / 1000))
 
@@ -364,18 +364,18 @@ def test_noisy_bell_counts() -> None:
 def test_bell_variants_use_their_target_states(variant: str, counts: dict, parity: float) -> None:
     a = analyse_sampler("b", "bell", {"variant": variant}, counts, 100, None)
     assert metric(a, "population_fidelity").value == 1.0
-    assert metric(a, "parity").value == parity == metric(a, "parity").ideal
-    assert metric(a, "parity").higher_is_better is (parity > 0)
+    assert metric(a, "z_parity").value == parity == metric(a, "z_parity").ideal
+    assert metric(a, "z_parity").higher_is_better is (parity > 0)
 
 
 def test_ghz_parity_sign_for_odd_and_even() -> None:
     odd = analyse_sampler("g3", "ghz", {"num_qubits": 3}, {"000": 50, "111": 50}, 100, None)
-    assert metric(odd, "parity").value == 0.0 and metric(odd, "parity").ideal == 0.0
-    assert metric(odd, "parity").higher_is_better is None
+    assert metric(odd, "z_parity").value == 0.0 and metric(odd, "z_parity").ideal == 0.0
+    assert metric(odd, "z_parity").higher_is_better is None
     only_ones = analyse_sampler("g3", "ghz", {}, {"111": 10}, 10, None)
-    assert metric(only_ones, "parity").value == -1.0
+    assert metric(only_ones, "z_parity").value == -1.0
     even = analyse_sampler("g4", "ghz", {}, {"0000": 50, "1111": 50}, 100, None)
-    assert metric(even, "parity").value == 1.0 and metric(even, "parity").ideal == 1.0
+    assert metric(even, "z_parity").value == 1.0 and metric(even, "z_parity").ideal == 1.0
     assert metric(even, "population_fidelity").value == 1.0
 
 
@@ -488,7 +488,7 @@ def test_to_json_is_deterministic_and_plain() -> None:
     assert data["probabilities"]["00"] == 0.48
     assert data["params"]["weights"] == [0.123457, 2]
     assert data["fidelity"]["name"] == "hellinger_fidelity" and data["fidelity_note"] is None
-    assert set(data["metrics"]) == {"parity", "population_fidelity", "total_variation_distance"}
+    assert set(data["metrics"]) == {"z_parity", "population_fidelity", "total_variation_distance"}
     assert data["ideal_probabilities"] == {"00": 0.5, "11": 0.5}
     for value in (data["fidelity"]["value"], data["fidelity"]["low"], data["fidelity"]["high"]):
         assert len(repr(value).replace("0.", "").lstrip("0")) <= 7  # six significant digits
@@ -550,7 +550,7 @@ def test_decode_sampler_result_round_trip() -> None:
         "bell", "bell", {}, bell.counts or {}, 200, ideal_probabilities(bell_circuit())
     )
     assert analysis.fidelity is not None and analysis.fidelity.value is not None
-    assert analysis.fidelity.value > 0.95 and metric(analysis, "parity").value == 1.0
+    assert analysis.fidelity.value > 0.95 and metric(analysis, "z_parity").value == 1.0
 
 
 def test_decode_estimator_result_round_trip() -> None:

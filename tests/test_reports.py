@@ -338,7 +338,7 @@ def test_multi_run_multi_backend_page(tmp_path: Path) -> None:
     results = table_rows(page, "Circuit")
     assert [r[0] for r in results] == ["bell", "ghz\\[num\\_qubits=3\\]", "ghz\\[num\\_qubits=4\\]"]
     assert [r[1:4] for r in results] == [["2", "5", "1"], ["3", "6", "2"], ["4", "7", "3"]]
-    assert all(re.fullmatch(r"0\.9\d+ (± 0\.\d+|\(−0\.\d+/\+0\.\d+\))", r[4]) for r in results)
+    assert all(re.fullmatch(r"0\.9\d+ \[0\.9\d+, (0\.9\d+|1\.0+)\]", r[4]) for r in results)
     assert "Stored results: [0004-abababab](results/bell-ghz/0004-abababab)" in page
     calibration = table_rows(page, "Qubit")
     assert [r[0] for r in calibration] == ["0", "1", "2", "3"]  # only the qubits used
@@ -384,9 +384,9 @@ observables = ["ZZ", "XX", "YY"]
     check_markdown(files)
     rows = table_rows(files["est.md"].decode(), "Circuit | Observable")
     assert [(r[1], r[2], r[3], r[4]) for r in rows] == [
-        ("ZZ", "0.980 ± 0.010 (1σ)", "1", "2σ"),
-        ("XX", "0.900 ± 0.020 (1σ)", "1", "5σ"),
-        ("YY", "-0.970 ± 0.010 (1σ)", "-1", "3σ"),
+        ("ZZ", "0.980 [0.960, 1.000]", "1", "2σ"),  # one convention: 95%, value ± 1.96 std
+        ("XX", "0.900 [0.861, 0.939]", "1", "5σ"),
+        ("YY", "-0.970 [-0.990, -0.950]", "-1", "3σ"),
     ]
     assert not [n for n in files if n.endswith(".svg")]  # no counts, one run: nothing to draw
 

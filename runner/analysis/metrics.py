@@ -79,6 +79,28 @@ class CircuitAnalysis:
         return dict(sorted(out.items()))
 
 
+def fidelity_metric(counts: Mapping[str, int], ideal: Mapping[str, float]) -> Metric:
+    """Measured Hellinger fidelity, the 95% interval for the device's fidelity, and the
+    shot-noise ceiling (a perfect device's score at this shot count) beside them.
+
+    The measured value is biased low by finite shots (it is the ceiling for a perfect
+    device); the interval is for the device's own fidelity and accounts for that bias, so
+    it can lie above the measured value on wide distributions."""
+    shots = sum(counts.values())
+    fid = stats.hellinger_fidelity(counts, ideal)
+    low, high = stats.hellinger_fidelity_interval(counts, ideal)
+    ceiling, ceiling_sd = stats.shot_noise_ceiling(ideal, shots)
+    b = math.sqrt(fid)
+    stderr = max(ceiling_sd, 2 * b * math.sqrt(max(0.0, 1 - fid) / (4 * shots)))
+    desc = (
+        "Hellinger fidelity of the counts to the noiseless ideal; interval: the device's "
+        "fidelity, shot-noise bias included; ceiling: a perfect device at this shot count"
+    )
+    return Metric(
+        "hellinger_fidelity", fid, low, high, stderr, 1.0, "", desc, True, ceiling, ceiling_sd
+    )
+
+
 def analyse_sampler(
     circuit_id: str,
     template: str | None,
@@ -105,10 +127,7 @@ def analyse_sampler(
     fidelity: Metric | None = None
     metrics: list[Metric] = []
     if ideal and clean:
-        low, high = stats.hellinger_fidelity_interval(clean, ideal)
-        fid = stats.hellinger_fidelity(clean, ideal)
-        desc = "Hellinger fidelity to the noiseless ideal; 95% parametric-bootstrap interval"
-        fidelity = Metric("hellinger_fidelity", fid, low, high, ideal=1.0, description=desc)
+        fidelity = fidelity_metric(clean, ideal)
         tvd = stats.total_variation_distance(clean, ideal)
         desc = "total variation distance to the noiseless ideal"
         metrics.append(
@@ -187,16 +206,26 @@ def _mean_metric(name: str, found: Sequence[Metric], description: str) -> Metric
         low = mean - math.sqrt(sum(((m.value or 0.0) - (m.low or 0.0)) ** 2 for m in found)) / k
         high = mean + math.sqrt(sum(((m.high or 0.0) - (m.value or 0.0)) ** 2 for m in found)) / k
     first = found[0]
+    ceilings = [m.ceiling for m in found if m.ceiling is not None]
+    ceiling = sum(ceilings) / k if len(ceilings) == k else None
+    spreads = [m.ceiling_sd or 0.0 for m in found]
+    ceiling_sd = math.sqrt(sum(x * x for x in spreads)) / k if ceiling is not None else None
+    errors = [m.stderr for m in found if m.stderr is not None]
+    stderr = math.sqrt(sum(e * e for e in errors)) / k if len(errors) == k else None
     return replace(
-        first, name=name, value=mean, low=low, high=high, stderr=None, description=description
-    )
+        first, name=name, value=mean, low=low, high=high, stderr=stderr,
+        description=description, ceiling=ceiling, ceiling_sd=ceiling_sd,
+    )  # fmt: skip
 
 
 def headline(analyses: Sequence[CircuitAnalysis]) -> Metric | None:
     """The run's one number: mean fidelity, else mean |ev error|, else the commonest metric."""
     fids = [a.fidelity for a in analyses if a.fidelity and a.fidelity.value is not None]
     if fids:
-        desc = f"mean Hellinger fidelity to the noiseless ideal over {len(fids)} circuit(s)"
+        desc = (
+            f"mean Hellinger fidelity to the noiseless ideal over {len(fids)} circuit(s), "
+            "with the mean shot-noise ceiling"
+        )
         return _mean_metric("mean_hellinger_fidelity", fids, desc)
     evs = [m for a in analyses for m in a.metrics if m.name.startswith("ev[")]
     errors = [abs(m.value - m.ideal) for m in evs if m.value is not None and m.ideal is not None]
@@ -231,9 +260,9 @@ def _pair_metrics(counts: dict[str, int], a: str, b: str, parity_ideal: float) -
     ev = stats.expectation_from_counts(counts, zs)
     se = stats.expectation_stderr(ev, shots)
     sense = {1.0: True, -1.0: False}.get(parity_ideal)  # None: closer to 0 is better
-    desc = f"⟨{zs}⟩ from counts, ideal {parity_ideal:+g}; {_CI}"
+    desc = f"Z-basis parity ⟨{zs}⟩ from counts, ideal {parity_ideal:+g}; {_CI}"
     low, high = max(-1.0, ev - Z95 * se), min(1.0, ev + Z95 * se)
-    return [population, Metric("parity", ev, low, high, se, parity_ideal, "", desc, sense)]
+    return [population, Metric("z_parity", ev, low, high, se, parity_ideal, "", desc, sense)]
 
 
 def _bell(params: Mapping[str, Any], counts: dict[str, int], width: int, _: Any) -> list[Metric]:
@@ -245,7 +274,10 @@ def _bell(params: Mapping[str, Any], counts: dict[str, int], width: int, _: Any)
 
 
 def _ghz(params: Mapping[str, Any], counts: dict[str, int], width: int, _: Any) -> list[Metric]:
-    return _pair_metrics(counts, "0" * width, "1" * width, 1.0 if width % 2 == 0 else 0.0)
+    """GHZ populations and the Z-basis parity ⟨Z…Z⟩ (ideal +1 for even widths, 0 for odd):
+    not a GHZ state fidelity, which needs X-basis parity oscillations."""
+    ideal = 1.0 if width % 2 == 0 else 0.0
+    return _pair_metrics(counts, "0" * width, "1" * width, ideal)
 
 
 def _qaoa(
@@ -298,3 +330,28 @@ def _qv(
 
 _TEMPLATE_METRICS: dict[str, Handler] = {"bell": _bell, "ghz": _ghz, "quantum_volume": _qv}
 _TEMPLATE_METRICS |= {"qaoa": _qaoa, "qaoa_maxcut": _qaoa, "maxcut": _qaoa, "qv": _qv}
+
+
+DISPLAY_NAMES = {
+    "hellinger_fidelity": "Hellinger fidelity",
+    "mean_hellinger_fidelity": "Mean fidelity",
+    "mean_abs_ev_error": "Mean |⟨O⟩ − ideal|",
+    "total_variation_distance": "Total variation distance",
+    "population_fidelity": "Target-state population",
+    "z_parity": "Z-basis parity ⟨Z…Z⟩",
+    "expected_cut": "Expected cut",
+    "best_cut": "Best cut seen",
+    "approximation_ratio": "Approximation ratio",
+    "heavy_output_probability": "Heavy-output probability",
+    "heavy_output_cleared": "Heavy-output test passed",
+}
+"""Human names for tables; JSON keeps the machine names."""
+
+
+def display_name(name: str) -> str:
+    """A metric's table name: known names by the registry, others with spaces for _."""
+    base, _, rest = name.partition("#")
+    label = DISPLAY_NAMES.get(base) or base.replace("_", " ").capitalize()
+    if base.startswith("mean_") and base not in DISPLAY_NAMES:
+        label = "Mean " + display_name(base.removeprefix("mean_")).lower()
+    return label + (f" #{rest}" if rest else "")

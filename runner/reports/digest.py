@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner.lock import Lock
+from runner.reanalyse import ANALYSIS_VERSION
 
 if TYPE_CHECKING:
     from runner.config import Config
     from runner.inputs import Inputs
     from runner.spec.model import Spec
 
-RENDER_VERSION = 9
+RENDER_VERSION = 10
 MARKER = "<!-- qrun:digest {} -->"
 _MARKER_RE = re.compile(r"<!-- qrun:digest ([0-9a-f]{64}) -->")
 
@@ -40,7 +41,7 @@ def page_digest(spec: Spec | None, lock: Lock) -> str:
             spec.run_hash,
             tuple(c.circuit_id for c in spec.circuits),
         )
-    text = repr((RENDER_VERSION, spec_part, lock))
+    text = repr((RENDER_VERSION, ANALYSIS_VERSION, spec_part, lock))
     return hashlib.sha256(text.encode()).hexdigest()
 
 

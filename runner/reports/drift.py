@@ -4,7 +4,9 @@ Pure: a chronological list of (run id, headline Metric json) in, a list of alert
 
 The rule, for metrics where higher is better (others never alert):
 
-* threshold: the latest value is below the spec's `analysis.fidelity_threshold`.
+* threshold: the latest value is below the spec's `analysis.fidelity_threshold` times the
+  headline's shot-noise ceiling (what a perfect device scores at the run's shot count; 1
+  when the headline has none), so a wide circuit at its ceiling does not alert.
 * drift: with at least `MIN_PREVIOUS` earlier runs among the last `window` runs, let m and
   s be the mean and sample standard deviation of the earlier values, and u the latest run's
   own uncertainty (its stderr, else half its 95% interval / 1.96). The latest value v drifts
@@ -73,10 +75,13 @@ def drift_alerts(
     value = _value(latest)
     assert value is not None  # filtered above
     alerts: list[Alert] = []
-    if threshold is not None and value < threshold:
+    ceiling = _value({"value": latest.get("ceiling")}) or 1.0
+    if threshold is not None and value < threshold * ceiling:
+        limit = threshold * ceiling
+        why = "" if ceiling == 1.0 else f" (× shot-noise ceiling {ceiling:.4g})"
         alerts.append(
-            Alert(run_id, name, "threshold", value, float(threshold), None,
-                  f"{name} {value:.4g} is below the threshold {threshold:.4g}")
+            Alert(run_id, name, "threshold", value, limit, None,
+                  f"{name} {value:.4g} is below the threshold {threshold:.4g}{why}")
         )  # fmt: skip
     previous = [
         v

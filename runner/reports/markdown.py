@@ -35,6 +35,13 @@ STATUS_BADGES = {
 }
 
 
+def display_name(name: str) -> str:
+    """A metric's human name (runner.analysis.metrics.DISPLAY_NAMES)."""
+    from runner.analysis.metrics import display_name as named
+
+    return named(name)
+
+
 def md(value: Any) -> str:
     """Plain text for Markdown: one line, no HTML, no emphasis/link/code/table syntax."""
     if value is None:
@@ -75,25 +82,30 @@ def num(value: Any, digits: int = 4) -> str:
 
 
 def metric(data: Mapping[str, Any] | None) -> str:
-    """value ± half-width of the 95% interval (or −a/+b when lopsided, or ± stderr)."""
+    """value [low, high]: every page shows 95% intervals one way, stated once under its
+    tables; a metric known only by its standard error gets value ± 1.96 stderr."""
     if not data or data.get("value") is None:
         return MISSING
     value, low, high = float(data["value"]), data.get("low"), data.get("high")
     unit = f" {md(data['unit'])}" if data.get("unit") else ""
-    if low is not None and high is not None:
-        minus, plus = max(0.0, value - low), max(0.0, high - value)
-        half = max(minus, plus)
-        if half <= 0:
-            return f"{num(value)}{unit}"
-        d = _decimals(half)
-        if abs(minus - plus) <= 0.25 * half:
-            return f"{_fixed(value, d)} ± {_fixed(half, d)}{unit}"
-        return f"{_fixed(value, d)} (−{_fixed(minus, d)}/+{_fixed(plus, d)}){unit}"
     stderr = data.get("stderr")
-    if stderr:
-        d = _decimals(float(stderr))
-        return f"{_fixed(value, d)} ± {_fixed(float(stderr), d)} (1σ){unit}"
-    return f"{num(value)}{unit}"
+    if (low is None or high is None) and stderr:
+        low, high = value - 1.96 * float(stderr), value + 1.96 * float(stderr)
+    if low is None or high is None or high - low <= 0:
+        return f"{num(value)}{unit}"
+    d = _decimals(max(high - low, abs(value - low), abs(high - value)) / 2)
+    return f"{_fixed(value, d)} [{_fixed(low, d)}, {_fixed(high, d)}]{unit}"
+
+
+def ceiling(data: Mapping[str, Any] | None) -> str:
+    """A fidelity's shot-noise ceiling as mean ± sd, or a dash."""
+    if not data or data.get("ceiling") is None:
+        return MISSING
+    mean, sd = float(data["ceiling"]), float(data.get("ceiling_sd") or 0.0)
+    if sd <= 0:
+        return num(mean)
+    d = _decimals(sd)
+    return f"{_fixed(mean, d)} ± {_fixed(sd, d)}"
 
 
 def parse_time(stamp: str | None) -> datetime | None:
@@ -135,5 +147,7 @@ FILTERS = {
     "badge": badge,
     "num": num,
     "metric": metric,
+    "ceiling": ceiling,
+    "label": lambda name: md(display_name(str(name or ""))),
     "date": date,
 }

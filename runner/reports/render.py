@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from runner.analysis.metrics import display_name
 from runner.files import write_atomic
 from runner.lock import JobRecord, Lock, RunRecord, RunStatus
 from runner.reports import figures as fig
@@ -145,7 +146,9 @@ def _results(
         if width is None and c.get("counts"):
             width = len(next(iter(c["counts"])))
         plain = [
-            (k, m) for k, m in sorted(metrics.items()) if not k.startswith(("ev[", "deviation["))
+            (display_name(k), m)
+            for k, m in sorted(metrics.items())
+            if not k.startswith(("ev[", "deviation["))
         ]
         rows.append({"id": cid, "width": width, "depth": tp.get("depth"),
                      "twoq": tp.get("two_qubit_gates"), "fidelity": c.get("fidelity"),

@@ -1,0 +1,80 @@
+"""Re-analysis without re-running: bring an older analysis.json up to the current analysis.
+
+analysis.json records the `analysis_version` that produced it. When the analysis changes
+(a fix to a metric, an interval, the way counts are joined), the version is bumped, and
+`qrun report` / `qrun apply` re-derive every older analysis from what the store already
+holds: the run's request.json (circuits, registers, ideals) and each job's raw result of
+record. No call to the service is made. A run whose raw results are not in this store keeps
+its stored analysis, with a note saying why it was not re-derived.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from runner.lock import Lock, RunRecord
+from runner.stores import keys
+
+ANALYSIS_VERSION = 2
+"""1: registers joined alphabetically, bootstrap interval, no ideal for dynamic circuits.
+2: declaration-order registers, exact dynamic ideals, coverage-measured interval, ceiling."""
+
+
+def analysis_version(doc: dict[str, Any]) -> int:
+    """The version of analysis that produced a stored analysis.json (1 before versioning)."""
+    return int(doc.get("analysis_version", 1))
+
+
+def current(store: Any, lock: Lock, run: RunRecord, doc: dict[str, Any]) -> dict[str, Any]:
+    """doc if it is current; else re-derived from the stored raw results, or doc with a
+    `reanalysis_note` when those are not in this store."""
+    if analysis_version(doc) >= ANALYSIS_VERSION:
+        return doc
+    found = _stored_inputs(store, lock, run)
+    if isinstance(found, str):
+        return {**doc, "reanalysis_note": found}
+    from runner.collect import analyse_run
+
+    request_doc, results = found
+    return analyse_run(_with_dynamic_ideals(request_doc), run.jobs, results, run)
+
+
+def _stored_inputs(
+    store: Any, lock: Lock, run: RunRecord
+) -> tuple[dict[str, Any], dict[str, tuple[str, str]]] | str:
+    """(request document, circuit id -> (job id, raw result)), or why they are missing."""
+    objects = {o.key: o for o in run.objects}
+    request_key = keys.run_prefix(lock.name, run.id) + "request.json"
+    wanted = [request_key] + [keys.job_result_key(lock.name, run.id, j.id) for j in run.jobs]
+    missing = [k for k in wanted if k not in objects or store.exists("results", k) is None]
+    if missing:
+        return (
+            f"analysed by an older qrun (analysis version {ANALYSIS_VERSION - 1}) and not "
+            f"re-derived: {len(missing)} stored object(s) of the run are not in this result "
+            "store (e.g. " + missing[0].rsplit("/", 1)[-1] + ")"
+        )
+    request_doc = json.loads(store.get("results", request_key, objects[request_key].sha256))
+    results: dict[str, tuple[str, str]] = {}
+    for job in run.jobs:
+        key = keys.job_result_key(lock.name, run.id, job.id)
+        text = store.get("results", key, objects[key].sha256).decode()
+        for cid in job.circuits:
+            results[cid] = (job.id, text)
+    return request_doc, results
+
+
+def _with_dynamic_ideals(request_doc: dict[str, Any]) -> dict[str, Any]:
+    """Older requests have no ideal for dynamic circuits: compute it from their QASM."""
+    from runner.analysis.ideal import NOT_UNITARY, sampler_ideal
+    from runner.templates.qasm import load_qasm
+
+    if request_doc.get("primitive") != "sampler":
+        return request_doc
+    circuits = []
+    for circuit in request_doc["circuits"]:
+        if circuit.get("ideal") is None and str(circuit.get("ideal_note")) == NOT_UNITARY:
+            ideal, note = sampler_ideal(load_qasm(circuit["qasm"]))
+            circuit = {**circuit, "ideal": ideal, "ideal_note": note}
+        circuits.append(circuit)
+    return {**request_doc, "circuits": circuits}

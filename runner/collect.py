@@ -94,12 +94,13 @@ def collect(ctx: RunContext, lock: Lock, run: RunRecord, spec: Spec | None = Non
             ctx.put("circuits", key, circuit["qasm"].encode())
     qpu = sum(j.quantum_seconds or 0.0 for j in jobs)
     headline = analysis.get("headline") or {}
+    finished = _finished_at([outcomes.get(j.id) for j in jobs], run.created, stamp)
     lock = lock.upsert(
         run.with_(
             jobs=jobs,
             status=RunStatus.COMPLETED,
             updated=stamp,
-            finished=stamp,
+            finished=finished,
             qpu_seconds=round(qpu, 3),
             objects=tuple(_dedupe(objects)),
             headline={
@@ -111,6 +112,21 @@ def collect(ctx: RunContext, lock: Lock, run: RunRecord, spec: Spec | None = Non
     )
     ctx.persist(lock)
     return lock
+
+
+def _finished_at(outcomes: list[JobOutcome | None], created: str, default: str) -> str:
+    """When the run ended: the latest job end the backend reported (the service's finished
+    timestamp, the local simulator's measured end), else (or when that is unreadable or
+    before the run was created) the collection time."""
+    from runner.schedule import parse_time
+
+    ends = [o.finished_at for o in outcomes if o is not None and o.finished_at]
+    try:
+        latest = max(parse_time(e) for e in ends) if ends else None
+        start = parse_time(created)
+    except (TypeError, ValueError):
+        return default
+    return format_time(latest) if latest is not None and latest >= start else default
 
 
 def _dedupe(objects: list[ObjectRecord]) -> list[ObjectRecord]:

@@ -597,3 +597,18 @@ def test_fast_counts_equal_qiskits(num_bits: int) -> None:
     counts = {o: int(rng.integers(1, 50)) for o in outcomes}
     bits = BitArray.from_counts(counts, num_bits=num_bits)
     assert fast_counts(bits) == bits.get_counts()
+
+
+def test_estimator_qaoa_gets_expected_cut_and_ratio() -> None:
+    """Ring of 4: cut = Σ (1 − ⟨ZZ⟩)/2 over edges, max cut 4; errors add linearly."""
+    edges = [[0, 1], [1, 2], [2, 3], [3, 0]]
+    observables = ["IIZZ", "IZZI", "ZZII", "ZIIZ"]
+    evs, stds, ideal = [-0.2, -0.25, -0.2, -0.22], [0.015] * 4, [-0.23] * 4
+    a = analyse_estimator("ring", "qaoa_maxcut", {"edges": edges}, observables, evs, stds, ideal)
+    cut, ratio = metric(a, "expected_cut"), metric(a, "approximation_ratio")
+    assert cut.value == pytest.approx(sum(1 - e for e in evs) / 2)
+    assert cut.stderr == pytest.approx(4 * 0.015 / 2) and cut.ideal == pytest.approx(2.46)
+    assert ratio.value == pytest.approx(cut.value / 4) and ratio.ideal == pytest.approx(2.46 / 4)
+    missing = analyse_estimator("r", "qaoa_maxcut", {"edges": edges}, observables[:3], evs[:3],
+                                stds[:3], ideal[:3])  # fmt: skip
+    assert not [m for m in missing.metrics if m.name == "expected_cut"]

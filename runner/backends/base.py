@@ -93,6 +93,7 @@ class JobOutcome:
     result_json: str | None = None
     quantum_seconds: float | None = None
     queue_length: int | None = None
+    finished_at: str | None = None  # when the job ended (UTC, lock-file format), if known
 
 
 class Backend(Protocol):

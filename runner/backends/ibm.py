@@ -230,6 +230,7 @@ class IbmBackend:
                         status,
                         result_json=text,
                         quantum_seconds=float(seconds) if seconds is not None else None,
+                        finished_at=(metrics or {}).get("timestamps", {}).get("finished"),
                     )
                 )
             elif status in (JobStatus.FAILED, JobStatus.CANCELLED):

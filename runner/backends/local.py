@@ -19,7 +19,6 @@ import math
 import threading
 import warnings
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from runner.backends import noise
@@ -27,7 +26,6 @@ from runner.backends.base import JobOutcome, JobRef, JobStatus, RunRequest, Subm
 from runner.backends.catalog import local_targets
 from runner.backends.transpile import apply_layout_to_observables, transpile_for, two_qubit_edges
 from runner.errors import BackendError
-from runner.schedule import format_time
 
 AER_TARGET = "local:aer"
 NOT_RETRIEVABLE = "local job results are not retrievable after the runner exits; run `qrun retry`"
@@ -229,10 +227,7 @@ class LocalBackend:
             return JobOutcome(job_id, JobStatus.FAILED, reason=f"local simulation failed: {exc}")
         registers = [circuit_registers(job.circuit) for job in request.circuits]
         result_json = encode_primitive_result(result, request.primitive, registers)
-        finished = format_time(datetime.now(UTC))  # measured: the run's duration ends here
-        return JobOutcome(
-            job_id, JobStatus.COMPLETED, result_json=result_json, finished_at=finished
-        )
+        return JobOutcome(job_id, JobStatus.COMPLETED, result_json=result_json)
 
     def check(self, min_qubits: int = 1) -> None:
         """The target exists (raises BackendError with the valid names otherwise)."""

@@ -14,41 +14,80 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from runner import __version__
+from runner.config import find_repo_root, read_environment
 from runner.errors import QrunError, SpecError
 from runner.interrupts import sigterm_as_interrupt
+from runner.output import LOG_FORMATS, configure_logs
+
+FORMAT_HELP = {
+    "text": "text: a table on a terminal, plain lines in CI or when piped",
+    "markdown": "markdown: a Markdown document (the pull-request comment)",
+    "json": "json: one versioned JSON envelope on stdout",
+}
+TRIGGER_HELP = (
+    "why this run happens, recorded in the lock (default: from the GitHub event, else manual)"
+)
+ONLY_HELP = "restrict to this spec name (repeatable)"
+
+
+def _format(p: argparse.ArgumentParser, *choices: str) -> None:
+    p.add_argument(
+        "--format",
+        choices=choices,
+        default="text",
+        help="output format; " + "; ".join(FORMAT_HELP[c] for c in choices),
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default=argparse.SUPPRESS,
+        help="stderr events as text (default) or one JSON object per line "
+        "(also QRUN_LOG_FORMAT=json)",
+    )
     parser = argparse.ArgumentParser(
         prog="qrun",
         description="Experiments-as-code for IBM Quantum: TOML specs in git, a stateless runner, "
         "Markdown reports.",
+        parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"qrun {__version__}")
     parser.add_argument("--repo", help="repository root (default: nearest directory with specs/)")
     parser.add_argument("--quiet", "-q", action="store_true", help="print only errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("validate", help="check specs: syntax, schema, templates, QASM, widths")
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help, parents=[common])
+
+    p = command("validate", "check specs: syntax, schema, templates, QASM, widths")
     p.add_argument("paths", nargs="*", help="spec files (default: every spec under specs/)")
     p.add_argument("--verbose", "-v", action="store_true", help="show run hash and circuits")
-    p.add_argument("--format", choices=["text", "json"], default="text")
+    _format(p, "text", "json")
 
-    p = sub.add_parser("show", help="a spec's run identity and expanded circuits")
+    p = command("show", "a spec's run identity and expanded circuits")
     p.add_argument("spec", help="spec name or path")
-    p.add_argument("--format", choices=["text", "json"], default="text")
+    _format(p, "text", "json")
 
-    p = sub.add_parser("templates", help="list the circuit templates and their parameters")
-    p.add_argument("--format", choices=["text", "json"], default="text")
+    p = command("templates", "list the circuit templates and their parameters")
+    _format(p, "text", "json")
 
-    p = sub.add_parser("plan", help="what apply would do, and why")
-    p.add_argument("--format", choices=["text", "markdown", "json"], default="text")
+    p = command("plan", "what apply would do, and why")
+    _format(p, "text", "markdown", "json")
     p.add_argument(
         "--base", help="git ref to diff against (pull requests): plan only changed specs"
     )
-    p.add_argument("--trigger", choices=["merge", "schedule", "manual"], default=None)
-    p.add_argument("--only", action="append", default=[], help="restrict to these spec names")
-    p.add_argument("--preview", action="store_true", help="simulate small circuits for a preview")
+    p.add_argument("--trigger", choices=["merge", "schedule", "manual"], default=None,
+                   help=TRIGGER_HELP)  # fmt: skip
+    p.add_argument("--only", action="append", default=[], help=ONLY_HELP)
+    p.add_argument(
+        "--preview",
+        action="store_true",
+        help="simulate the circuits of planned submissions: noiseless distribution or "
+        "expectation values, and a noisy preview when the target has a fake twin",
+    )
     p.add_argument("--shard", default=None, help="plan only shard K of N (K/N, as apply)")
     p.add_argument(
         "--shards",
@@ -62,9 +101,10 @@ def _parser() -> argparse.ArgumentParser:
         help="exit 0 when there is nothing to do, 2 when there are changes",
     )
 
-    p = sub.add_parser("apply", help="carry out the plan: submit, collect, store, report")
-    p.add_argument("--trigger", choices=["merge", "schedule", "manual"], default=None)
-    p.add_argument("--only", action="append", default=[], help="restrict to these spec names")
+    p = command("apply", "carry out the plan: submit, collect, store, report")
+    p.add_argument("--trigger", choices=["merge", "schedule", "manual"], default=None,
+                   help=TRIGGER_HELP)  # fmt: skip
+    p.add_argument("--only", action="append", default=[], help=ONLY_HELP)
     p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     p.add_argument(
         "--shard", default=None, help="carry out only shard K of N (K/N, stable by spec name)"
@@ -72,30 +112,37 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--commit", action="store_true", help="commit locks and reports")
     p.add_argument("--push", action="store_true", help="commit and push (default under CI=true)")
     p.add_argument("--no-push", action="store_true", help="never push (wins over --push and CI)")
-    p.add_argument("--format", choices=["text", "json"], default="text")
+    _format(p, "text", "json")
 
-    p = sub.add_parser("report", help="re-render reports from locks and stored results")
+    command("report", "re-render reports from locks and stored results")
 
-    p = sub.add_parser("retry", help="re-submit a spec whose last run failed")
-    p.add_argument("name")
+    p = command("retry", "re-submit a spec whose last run failed or was cancelled")
+    p.add_argument("name", help="spec name")
 
-    p = sub.add_parser("cancel", help="cancel a spec's pending jobs")
-    p.add_argument("name")
+    p = command("cancel", "cancel a spec's pending jobs")
+    p.add_argument("name", help="spec name")
 
-    p = sub.add_parser("diff", help="metric deltas between two runs of a spec")
-    p.add_argument("name")
+    p = command("diff", "metric deltas between two runs of a spec")
+    p.add_argument("name", help="spec name")
     p.add_argument("runs", nargs="*", help="two run ids (default: the last two)")
-    p.add_argument("--format", choices=["text", "markdown", "json"], default="text")
+    _format(p, "text", "markdown", "json")
 
-    p = sub.add_parser("store", help="result store maintenance")
-    store = p.add_subparsers(dest="store_command", required=True)
-    p = store.add_parser("verify", help="re-read every object the locks refer to")
-    p.add_argument("--format", choices=["text", "json"], default="text")
+    p = command("store", "result store maintenance")
+    store = p.add_subparsers(dest="store_command", metavar="STORE_COMMAND", required=True)
+    p = store.add_parser("verify", help="re-read every object the locks refer to",
+                         parents=[common])  # fmt: skip
+    _format(p, "text", "json")
 
-    p = sub.add_parser("pull", help="download a run's stored results")
-    p.add_argument("name")
-    p.add_argument("run_id", nargs="?")
-    p.add_argument("--dest", default=None, help="directory (default: ./qrun-pull/<name>/<run>)")
+    p = command("pull", "download a run's stored results")
+    p.add_argument("name", help="spec name")
+    p.add_argument(
+        "run_id", nargs="?", help="run id or a unique prefix (default: latest completed)"
+    )
+    p.add_argument(
+        "--dest",
+        default=None,
+        help="directory outside git or ignored by it (default: .qrun/pull/<name>/<run>)",
+    )
     return parser
 
 
@@ -104,22 +151,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     name = args.command + ("_" + args.store_command if args.command == "store" else "")
     try:
+        root = Path(args.repo).resolve() if args.repo else find_repo_root(Path.cwd())
+        log = configure_logs(getattr(args, "log_format", None), read_environment(root))
+    except QrunError as exc:
+        print(f"qrun: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    try:
         module = importlib.import_module(f"runner.commands.{name}")
         with sigterm_as_interrupt():  # a cancelled CI job unwinds: cleanups run
             return int(module.run(args))
     except SpecError as exc:
         for diag in exc.diagnostics:
-            print(diag, file=sys.stderr)
+            log.emit("error", "spec.problem", str(diag), file=diag.path, line=diag.line)
         return exc.exit_code
     except QrunError as exc:
-        print(f"qrun: error: {exc}", file=sys.stderr)
+        log.emit("error", "command.failed", f"qrun: error: {exc}", command=name)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("qrun: interrupted", file=sys.stderr)
+        log.emit("error", "command.interrupted", "qrun: interrupted", command=name)
         return 130
     except Exception:  # the one boundary where bugs are caught, logged and reported
-        log = Path(".qrun") / "debug.log"
-        log.parent.mkdir(exist_ok=True)
-        log.write_text(traceback.format_exc(), encoding="utf-8")
-        print(f"qrun: internal error (a bug); traceback written to {log}", file=sys.stderr)
+        debug = Path(".qrun") / "debug.log"
+        debug.parent.mkdir(exist_ok=True)
+        debug.write_text(log.mask(traceback.format_exc()), encoding="utf-8")
+        log.emit("error", "command.bug",
+                 f"qrun: internal error (a bug); traceback written to {debug}", command=name)  # fmt: skip
         return 3

@@ -8,7 +8,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runner.errors import UsageError
+from runner.errors import QrunError, UsageError
+
+DOTENV = ".env"
+# Variables whose values are credentials: never logged, never allowed in a tracked .env.
+SECRET_VARS = (
+    "IBM_QUANTUM_TOKEN",
+    "COS_API_KEY",
+    "COS_HMAC_ACCESS_KEY_ID",
+    "COS_HMAC_SECRET_ACCESS_KEY",
+)
 
 
 def find_repo_root(start: Path) -> Path:
@@ -18,6 +27,39 @@ def find_repo_root(start: Path) -> Path:
         if (candidate / "specs").is_dir():
             return candidate
     return start
+
+
+def read_environment(root: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The process environment over the repository's .env file (the process wins)."""
+    env = dict(os.environ if environ is None else environ)
+    path = root / DOTENV
+    if not path.is_file():
+        return env
+    from dotenv import dotenv_values
+
+    from_file = {k: v for k, v in dotenv_values(path).items() if v is not None}
+    return {**from_file, **env}
+
+
+def refuse_tracked_secrets(root: Path) -> None:
+    """A .env committed to git with a credential in it leaks the key to every clone."""
+    path = root / DOTENV
+    if not path.is_file():
+        return
+    from dotenv import dotenv_values
+
+    values = dotenv_values(path)
+    held = [name for name in SECRET_VARS if values.get(name)]
+    if not held:
+        return
+    from runner.git_ops import is_tracked
+
+    if is_tracked(root, DOTENV):
+        raise QrunError(
+            f"{DOTENV} is tracked by git and holds {', '.join(held)}: remove it from git "
+            f"(`git rm --cached {DOTENV}`, add it to .gitignore) and rotate the key, "
+            "which every clone of the repository now has"
+        )
 
 
 @dataclass(frozen=True)
@@ -76,10 +118,12 @@ class Config:
 
     @classmethod
     def load(cls, repo: str | None, environ: Mapping[str, str] | None = None) -> Config:
-        env = dict(os.environ if environ is None else environ)
+        """The repository, its .env under the process environment, and the limits they set."""
         root = Path(repo).resolve() if repo else find_repo_root(Path.cwd())
         if not root.is_dir():
             raise UsageError(f"--repo {repo}: no such directory")
+        refuse_tracked_secrets(root)
+        env = read_environment(root, environ)
         if not (root / "specs").is_dir():
             raise UsageError(
                 f"{root} has no specs/ directory: run qrun in a repository of "

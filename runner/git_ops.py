@@ -35,6 +35,28 @@ def last_commit_of(root: Path, path: Path) -> str | None:
     return str(commits[0].hexsha) if commits else None
 
 
+def is_tracked(root: Path, rel: str) -> bool:
+    """Whether git tracks the file at rel (in the index), e.g. a .env holding keys."""
+    repo = _repo.__wrapped__(root)  # uncached: asked once per command
+    if repo is None:
+        return False
+    return any(path == rel for path, _stage in repo.index.entries)
+
+
+def is_ignored(root: Path, path: Path) -> bool:
+    """Whether git ignores path (True too when root is no git repository: nothing tracks it)."""
+    import git
+
+    repo = _repo.__wrapped__(root)  # uncached: asked once per command
+    if repo is None:
+        return True
+    rel = path.resolve().relative_to(Path(repo.working_tree_dir).resolve()).as_posix()
+    try:
+        return bool(repo.ignored(rel + "/", rel))
+    except git.GitCommandError:
+        return False
+
+
 @dataclass(frozen=True)
 class SpecChange:
     name: str

@@ -3,21 +3,29 @@
 Text on a terminal uses rich (colour, tables, progress); in CI or when piped it prints
 plain lines; `--format json` emits one versioned JSON envelope at the end. Under GitHub
 Actions, diagnostics also become workflow annotations.
+
+Events and problems go to stderr through one event log: plain text by default, or one JSON
+object per line (`--log-format json`, `QRUN_LOG_FORMAT=json`) for a log service. Credentials
+are masked in both.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from runner.errors import Diagnostic
 
 JSON_ENVELOPE_VERSION = 1
 MAX_ANNOTATIONS = 10  # GitHub shows at most 10 annotations of each kind per step
+LOG_FORMATS = ("text", "json")
+MASK = "***"
 
 
 def _escape_data(text: str) -> str:
@@ -26,6 +34,88 @@ def _escape_data(text: str) -> str:
 
 def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+class EventLog:
+    """stderr as a stream of events: text lines for people, JSON lines for a log service."""
+
+    def __init__(
+        self, fmt: str = "text", stream: TextIO | None = None, secrets: Sequence[str] = ()
+    ) -> None:
+        if fmt not in LOG_FORMATS:
+            from runner.errors import UsageError
+
+            raise UsageError(f"log format must be one of {', '.join(LOG_FORMATS)} (got {fmt!r})")
+        self.format = fmt
+        self._stream = stream
+        # longest first, so a secret containing another is masked whole
+        self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+
+    @property
+    def stream(self) -> TextIO:
+        return self._stream or sys.stderr
+
+    def mask(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, MASK)
+        return text
+
+    def emit(self, level: str, event: str, message: str = "", **fields: Any) -> None:
+        """One event. Text mode shows warnings and errors only (the stdout lines tell the
+        rest); JSON mode writes every event with its time and fields (None fields dropped)."""
+        if self.format == "json":
+            doc = {
+                "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "level": level,
+                "event": event,
+                **({"message": message} if message else {}),
+                **{k: v for k, v in fields.items() if v is not None},
+            }
+            line = json.dumps(doc, sort_keys=True, default=str, ensure_ascii=False)
+        elif level in ("warning", "error") and message:
+            line = message
+        else:
+            return
+        self.stream.write(self.mask(line) + "\n")
+        self.stream.flush()
+
+
+class _LogHandler(logging.Handler):
+    """Library logging and Python warnings, as events of the same log."""
+
+    def __init__(self, log: EventLog) -> None:
+        super().__init__(logging.WARNING)
+        self.log = log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level = "warning" if record.levelno < logging.ERROR else "error"
+        event = "python.warning" if record.name == "py.warnings" else "library.log"
+        self.log.emit(level, event, record.getMessage().strip(), logger=record.name)
+
+
+_log = EventLog()
+
+
+def event_log() -> EventLog:
+    """The event log of this command (configured once, at its start)."""
+    return _log
+
+
+def configure_logs(fmt: str | None, environ: Mapping[str, str]) -> EventLog:
+    """Set this command's event log from --log-format or QRUN_LOG_FORMAT (flag wins); in JSON
+    mode library logging and Python warnings become JSON events too, so stderr stays JSON."""
+    from runner.config import SECRET_VARS
+
+    global _log
+    chosen = fmt or environ.get("QRUN_LOG_FORMAT") or "text"
+    _log = EventLog(chosen, secrets=[environ[v] for v in SECRET_VARS if environ.get(v)])
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, _LogHandler)]:
+        root.removeHandler(handler)
+    if _log.format == "json":
+        root.addHandler(_LogHandler(_log))
+    logging.captureWarnings(_log.format == "json")
+    return _log
 
 
 class Output:
@@ -96,8 +186,12 @@ class Output:
 
     def diagnostic(self, diag: Diagnostic, level: str = "error") -> None:
         """A file:line:col problem; also a GitHub annotation under Actions (first 10 per kind)."""
-        if self.format != "json":
-            print(str(diag), file=sys.stderr if self.stream is sys.stdout else self.stream)
+        if self.stream is not sys.stdout:
+            if self.format != "json":
+                print(str(diag), file=self.stream)
+        elif self.format != "json" or _log.format == "json":
+            _log.emit(level, "spec.problem", str(diag), file=diag.path, line=diag.line,
+                      col=diag.col)  # fmt: skip
         self.annotate(level, diag.message, diag.path, diag.line, diag.col)
 
     def annotate(
@@ -135,6 +229,11 @@ class Output:
                     "annotations; see the job log",
                     file=self.stream,
                 )
+
+    def event(self, level: str, event: str, message: str = "", **fields: Any) -> None:
+        """A log-service event whose human form is already on stdout: JSON log mode only."""
+        if _log.format == "json":
+            _log.emit(level, event, message, **fields)
 
     def envelope(self, command: str, ok: bool, data: Any, **extra: Any) -> None:
         """The versioned JSON result of a command (only in --format json); extra keys sit

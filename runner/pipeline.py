@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -194,18 +195,45 @@ def apply(
     ctx.claim, ctx.checkpoint = hooks.claim, hooks.checkpoint
     specs = {s.name: s for s in inputs.specs}
     work = [a for a in actions if a.kind in (Kind.SUBMIT, Kind.COLLECT, Kind.RETIRE)]
+    out.event("info", "apply.start", trigger=detect_trigger(config, trigger), actions=len(work))
     with out.progress("apply", len(work)) as advance:
         for action in work:
-            result.outcomes.append(_carry_out(ctx, action, specs, inputs.locks))
+            started = time.monotonic()
+            outcome = _carry_out(ctx, action, specs, inputs.locks)
+            result.outcomes.append(outcome)
+            _log_outcome(out, action, outcome, inputs.locks, time.monotonic() - started)
             advance(action.name)
     for action in actions:
         if action.kind in (Kind.BLOCKED, Kind.DEFER):
             result.outcomes.append(Outcome(action.name, action.kind, Status.SKIPPED, action.reason))
+            out.event("info", f"run.{action.kind.value}", action.reason, spec=action.name,
+                      run_id=action.run_id, backend=action.target)  # fmt: skip
     result.uploaded, result.skipped = ctx.uploaded, ctx.skipped
     for message in ctx.messages:
         out.line(message)
+        out.event("info", "apply.note", message)
     result.reports_changed = render(config, out, ctx.queue_lengths, shard)
     return result
+
+
+def _log_outcome(
+    out: Output, action: Action, outcome: Outcome, locks: dict[str, Lock], seconds: float
+) -> None:
+    """One event per action carried out: what, on which backend, with which jobs, how long."""
+    lock = locks.get(action.name)
+    run = next((r for r in lock.runs if r.id == action.run_id), None) if lock else None
+    level = "error" if outcome.status is Status.FAILED else "info"
+    out.event(
+        level,
+        f"run.{action.kind.value}",
+        outcome.detail,
+        spec=action.name,
+        run_id=action.run_id,
+        status=outcome.status.value,
+        backend=(run.backend or run.target) if run else action.target,
+        job_ids=[j.id for j in run.jobs] if run else None,
+        duration_seconds=round(seconds, 3),
+    )
 
 
 def _context(config: Config, now: datetime, inputs: Inputs) -> RunContext:
@@ -296,8 +324,10 @@ def render(
     result = build_reports(config, queue_lengths, shard)
     for warning in result.warnings:
         out.line(f"warning: {warning}")
+        out.event("warning", "report.warning", warning)
         out.annotate("warning", warning)
     for name, message in result.alerts:
         out.line(f"drift alert: {name}: {message}")
+        out.event("warning", "drift.alert", message, spec=name)
         out.annotate("warning", f"qrun drift alert: {name}: {message}", f"specs/{name}.toml")
     return result.changed

@@ -99,14 +99,14 @@ def test_pull_latest_completed_run(bell: Path, capsys: pytest.CaptureFixture[str
     latest = runs(bell, "bell")[-1]
     assert main(["pull", "bell"]) == 0
     out = capsys.readouterr().out
-    dest = bell / "qrun-pull" / "bell" / latest["id"]
+    dest = bell / ".qrun/pull" / "bell" / latest["id"]
     pulled = tree(dest)
     assert len(pulled) == len(latest["objects"]) == 3
     for obj in latest["objects"]:
         name = obj["key"].rsplit("/", 1)[1]
         assert pulled[name] == (bell / STORE / "results" / obj["key"]).read_bytes()
         assert hashlib.sha256(pulled[name]).hexdigest() == obj["sha256"]
-        assert f"wrote qrun-pull/bell/{latest['id']}/{name} ({obj['size']} bytes" in out
+        assert f"wrote .qrun/pull/bell/{latest['id']}/{name} ({obj['size']} bytes" in out
     assert f"Pulled 3 object(s) of bell run {latest['id']} (completed)" in out
     assert main(["pull", "bell"]) == 0  # again: nothing to write
     assert capsys.readouterr().out.count("unchanged ") == 3
@@ -121,6 +121,21 @@ def test_pull_named_run_by_prefix_to_dest(bell: Path, capsys: pytest.CaptureFixt
     assert sorted(pulled) == sorted(o["key"].rsplit("/", 1)[1] for o in first["objects"])
     analysis = json.loads(pulled["analysis.json"])
     assert analysis["run_id"] == first["id"] and analysis["shots"] == 4096
+
+
+def test_pull_refuses_a_tracked_dest_inside_the_repository(
+    bell: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.conftest import git
+
+    git(bell, "init")
+    (bell / ".gitignore").write_text(".qrun/\nscratch/\n")
+    assert main(["pull", "bell", "--dest", "results-here"]) == 2
+    assert "not ignored by git" in capsys.readouterr().err
+    assert not (bell / "results-here").exists()
+    assert main(["pull", "bell", "--dest", "scratch/bell"]) == 0  # ignored: fine
+    assert main(["pull", "bell"]) == 0  # default: .qrun/pull, ignored
+    assert (bell / ".qrun/pull/bell").is_dir()
 
 
 def test_pull_errors_name_what_exists(bell: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -139,7 +154,7 @@ def test_pull_errors_name_what_exists(bell: Path, capsys: pytest.CaptureFixture[
     assert "'000' is ambiguous" in capsys.readouterr().err
     assert main(["pull", "qft4"]) == 1
     assert "qft4 has no runs yet" in capsys.readouterr().err
-    assert not (bell / "qrun-pull").exists()
+    assert not (bell / ".qrun/pull").exists()
 
 
 def test_pull_refuses_a_damaged_object_and_writes_nothing(
@@ -151,7 +166,7 @@ def test_pull_refuses_a_damaged_object_and_writes_nothing(
     assert main(["pull", "bell"]) == 1
     err = capsys.readouterr().err
     assert f"checksum mismatch for results/{job['key']}: expected sha256 {job['sha256']}" in err
-    assert not (bell / "qrun-pull").exists()
+    assert not (bell / ".qrun/pull").exists()
 
 
 def test_local_report_links_resolve_from_the_page(bell: Path) -> None:

@@ -2,8 +2,10 @@
 
 Every object the lock records for the run is read through the configured store and checked
 against the SHA-256 the lock recorded before anything is written, so a pull is all or
-nothing. Files land under DIR (default ``./qrun-pull/<name>/<run id>/``) at their path below
-the run's prefix (``analysis.json``, ``job_<id>.json``, ``request.json``), written atomically.
+nothing. Files land under DIR (default ``.qrun/pull/<name>/<run id>/`` at the repository root,
+which git ignores) at their path below the run's prefix (``analysis.json``, ``job_<id>.json``,
+``request.json``), written atomically. A DIR inside the repository that git would track is
+refused: pulled results are not meant to be committed next to the specs.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from runner.output import Output
 from runner.stores import keys
 from runner.stores.base import Bucket
 
-DEFAULT_DEST = Path("qrun-pull")
+DEFAULT_DEST = Path(".qrun") / "pull"
 _SHOWN_RUNS = 20
 
 
@@ -73,6 +75,27 @@ def relative_path(obj: ObjectRecord, name: str, run_id: str) -> str:
         raise QrunError(f"refusing to write {obj.bucket}/{obj.key}: {err}") from None
 
 
+def _shown(path: Path) -> Path:
+    """path relative to the working directory when it lies below it (shorter messages)."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def _refuse_tracked_dest(root: Path, dest: Path) -> None:
+    """Results pulled into the repository must land where git ignores them."""
+    from runner.git_ops import is_ignored
+
+    where = dest.resolve()
+    if not where.is_relative_to(root.resolve()) or is_ignored(root, where):
+        return
+    raise UsageError(
+        f"--dest {dest} is inside the repository and not ignored by git: pick a directory "
+        "outside it, one listed in .gitignore, or omit --dest (default .qrun/pull/)"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Download, verify, then write; print every file written."""
     from runner.stores.config import StoreConfig, open_store
@@ -89,8 +112,14 @@ def run(args: argparse.Namespace) -> int:
     dest = (
         Path(args.dest)
         if args.dest
-        else DEFAULT_DEST / keys.encode_segment(lock.name) / keys.encode_segment(chosen.id)
+        else _shown(
+            config.repo_root
+            / DEFAULT_DEST
+            / keys.encode_segment(lock.name)
+            / keys.encode_segment(chosen.id)
+        )
     )
+    _refuse_tracked_dest(config.repo_root, dest)
     store = open_store(StoreConfig.from_env(config.environ, config.repo_root))
     fetched: list[tuple[str, ObjectRecord, bytes]] = []
     for obj in chosen.objects:

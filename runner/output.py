@@ -36,6 +36,20 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+_IRREGULAR = {"entry": "entries", "query": "queries", "this": "these", "is": "are"}
+
+
+def plural(count: int, noun: str) -> str:
+    """'1 circuit', '3 circuits', '2 entries': the count with its noun (last word) inflected."""
+    if count == 1:
+        return f"{count} {noun}"
+    head, _, last = noun.rpartition(" ")
+    many = _IRREGULAR.get(last) or (
+        last + "es" if last.endswith(("s", "sh", "ch", "x")) else last + "s"
+    )
+    return f"{count} {head + ' ' if head else ''}{many}"
+
+
 class EventLog:
     """stderr as a stream of events: text lines for people, JSON lines for a log service."""
 

@@ -164,7 +164,8 @@ def test_reports_link_to_the_objects_in_cos(project: Path, cos: Cos) -> None:
     url = f"{cos.s3.endpoint}/{cos.buckets['results']}/{key}"
     assert store.url("results", key) == url
     page = (project / "reports" / "ghz-sweep.md").read_text()
-    assert f"Stored results: [{run['id']}]({url})." in page
+    assert f"| Stored results | [{run['id']}]({url}) |" in page
+    assert page.count(f"]({url})") == 1  # each thing linked once per page
     # as in a bucket shared read-only with readers, a plain GET of the link is the object
     client = cos.client()
     client.put_object_acl(Bucket=cos.buckets["results"], Key=key, ACL="public-read")

@@ -10,7 +10,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from runner import reanalyse
 from runner.config import Config
@@ -65,7 +64,8 @@ def build_reports(
     store = open_store(StoreConfig.from_env(config.environ, config.repo_root))
     inputs = load_inputs(config)
     specs = {s.name: s for s in inputs.specs}
-    names = sorted(n for n in set(specs) | set(inputs.locks) if shard is None or shard.owns(n))
+    known = set(specs) | set(inputs.locks) | set(inputs.invalid)
+    names = sorted(n for n in known if shard is None or shard.owns(n))
     views = []
     warnings: list[str] = []
     reuse: dict[str, dict[str, bytes]] = {}
@@ -89,9 +89,10 @@ def build_reports(
         if kept is not None:
             reuse[name] = kept
         links = {
-            r.id: _link(store.url("results", analysis_key(name, r.id)))
+            r.id: url
             for r in lock.runs
             if r.status is RunStatus.COMPLETED
+            and (url := _link(store.url("results", analysis_key(name, r.id))))
         }
         path = spec.path if spec else config.specs_dir / f"{name}.toml"
         views.append(
@@ -102,6 +103,7 @@ def build_reports(
                 analyses={} if name in reuse else analyses,
                 spec_path=display_path(path, config.repo_root),
                 object_links=links,
+                invalid=inputs.invalid.get(name) if spec is None else None,
             )
         )
     # Stamp pages with the newest run's time and spec commit, not the clock or HEAD:
@@ -128,12 +130,11 @@ def build_reports(
     return ReportResult(changed, alerts, warnings)
 
 
-def _link(url: str) -> str:
-    """Store URLs as pages in reports/ link them: local paths are relative to the repo root
-    and percent-quoted (keys hold literal escapes such as %5B); COS URLs come quoted."""
-    if "://" in url:
-        return url
-    return quote(url if url.startswith("/") else "../" + url, safe="/")
+def _link(url: str) -> str | None:
+    """A stored object's web address (COS), or None for a local store: its paths lie in the
+    gitignored .qrun/ (or off the repository), dead links on GitHub; pages give the
+    `qrun pull` command instead."""
+    return url if "://" in url else None
 
 
 def _manifest(reports_dir: Path) -> list[str]:

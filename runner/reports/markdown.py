@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from runner import schedule
+from runner.output import plural
 
 # ASCII punctuation that means something inline in CommonMark/GFM; a backslash makes it literal
 _INLINE = re.compile(r"([\\`*_\[\]|~])")
@@ -141,7 +142,42 @@ def duration(start: str | None, end: str | None) -> str:
     return f"{seconds // 86400}d {seconds % 86400 // 3600:02d}h"
 
 
+# Names people read for the metric keys analyses record (others: underscores as spaces).
+METRIC_NAMES = {
+    "mean_hellinger_fidelity": "Mean fidelity",
+    "hellinger_fidelity": "Fidelity",
+    "mean_abs_ev_error": "Mean |⟨O⟩ − ideal|",
+    "population_fidelity": "Population fidelity",
+    "mean_population_fidelity": "Mean population fidelity",
+    "parity": "Parity",
+    "heavy_output_probability": "Heavy-output probability",
+    "mean_heavy_output_probability": "Mean heavy-output probability",
+    "approximation_ratio": "Approximation ratio",
+    "mean_approximation_ratio": "Mean approximation ratio",
+    "cut_value": "Cut value",
+}
+
+
+def code(value: Any) -> str:
+    """A code span (a command to copy): literal text, so no escapes; backticks, newlines and
+    anything unprintable are dropped so the span cannot end early or break the line."""
+    text = "".join(ch for ch in str(value) if ch.isprintable() and ch not in "`|<>")
+    return f"`{text}`" if text.strip() else MISSING
+
+
+def metric_name(key: Any) -> str:
+    """The human name of a metric key: mean_hellinger_fidelity -> Mean fidelity."""
+    text = str(key or "")
+    if text in METRIC_NAMES:
+        return md(METRIC_NAMES[text])
+    words = text.replace("_", " ").strip()
+    return md(words[:1].upper() + words[1:]) if words else MISSING
+
+
 FILTERS = {
+    "code": code,
+    "metric_name": metric_name,
+    "plural": plural,
     "md": md,
     "url": url,
     "badge": badge,

@@ -39,7 +39,6 @@ GENERATED = (
     "<!-- qrun:generated: written by qrun from specs/ and lock files; edits are overwritten -->"
 )
 MAX_CALIBRATION_ROWS = 40
-UNTAGGED = "untagged"
 
 
 @dataclass(frozen=True)
@@ -52,6 +51,12 @@ class ExperimentView:
     analyses: Mapping[str, dict[str, Any]]  # run id -> analysis.json of completed runs
     spec_path: str  # relative to the repository root, e.g. specs/bell.toml
     object_links: Mapping[str, str] = field(default_factory=dict)  # run id -> stored results
+    invalid: str | None = None  # the first problem of a spec that failed validation
+
+    @property
+    def has_page(self) -> bool:
+        """An invalid spec that never ran has nothing to show but its error (on the dashboard)."""
+        return not (self.invalid and not self.lock.runs)
 
 
 @dataclass(frozen=True)
@@ -246,18 +251,23 @@ def _targets(view: ExperimentView, draw: bool) -> dict[str, Any] | None:
 
 
 def _dashboard(views: Sequence[ExperimentView], ctx: ReportContext) -> str:
-    groups: dict[str, list[dict[str, Any]]] = {}
+    """One row per experiment (tags a column), invalid specs with their first error."""
+    rows: list[dict[str, Any]] = []
     pending: list[tuple[str, RunRecord, JobRecord | None, int | None]] = []
     alerts: list[tuple[str, Alert]] = []
     archived: list[dict[str, Any]] = []
+    tags: dict[str, int] = {}
     for view in views:
         latest = view.lock.latest
         completed = _completed(view)
-        row = {"view": view, "latest": latest, "headline": completed[-1] if completed else None}
-        if view.spec is None:
+        row = {"view": view, "latest": latest, "headline": completed[-1] if completed else None,
+               "problem": _problem(view)}  # fmt: skip
+        if view.spec is None and view.invalid is None:
             archived.append(row)
-        for tag in (view.spec.tags or (UNTAGGED,)) if view.spec else ():
-            groups.setdefault(tag, []).append(row)
+        else:
+            rows.append(row)
+        for tag in view.spec.tags if view.spec else ():
+            tags[tag] = tags.get(tag, 0) + 1
         alerts += [(view.name, alert) for alert in alerts_of(view)]
         for run in view.lock.runs:
             if run.status.pending:
@@ -265,13 +275,26 @@ def _dashboard(views: Sequence[ExperimentView], ctx: ReportContext) -> str:
                 pending += [(view.name, run, job, queue) for job in run.jobs] or [
                     (view.name, run, None, queue)
                 ]
-    order = sorted(groups, key=lambda t: (t == UNTAGGED, t))
     budget, used = ctx.qpu_budget_seconds, ctx.qpu_used_seconds
+    invalid = sum(1 for r in rows if r["problem"])
     return _environment().get_template("dashboard.md.j2").render(
-        generated=GENERATED, ctx=ctx, groups=[(t, groups[t]) for t in order], pending=pending,
-        alerts=alerts, archived=archived, duration=duration, active=len(views) - len(archived),
+        generated=GENERATED, ctx=ctx, rows=rows, tags=sorted(tags.items()), pending=pending,
+        alerts=alerts, archived=archived, duration=duration, invalid=invalid,
+        active=len(rows) - invalid,
         percent=f"{100 * used / budget:.1f}%" if budget > 0 else "no budget set",
     )  # fmt: skip
+
+
+def _problem(view: ExperimentView) -> dict[str, Any] | None:
+    """An invalid spec's first error, split into the file position (linked) and the text."""
+    if view.invalid is None:
+        return None
+    head, _, message = view.invalid.partition(": ")
+    path, _, rest = head.partition(":")
+    line = rest.split(":")[0] if rest else ""
+    if path != view.spec_path or not message:
+        return {"where": view.spec_path, "anchor": "", "message": view.invalid}
+    return {"where": head, "anchor": f"#L{line}" if line.isdigit() else "", "message": message}
 
 
 def render_reports(
@@ -296,6 +319,8 @@ def render_reports(
         )
     files: dict[str, bytes] = {}
     for view in ordered:
+        if not view.has_page:
+            continue
         if reuse and view.name in reuse:
             files.update(reuse[view.name])
             continue

@@ -1,0 +1,74 @@
+"""The dashboard a reader opens first: one row per experiment, invalid specs visible,
+links that work on GitHub (none into the gitignored .qrun/), each experiment linked once."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from runner.cli import main
+from runner.lock import Lock
+from runner.reports.render import ExperimentView, render_reports
+from tests.test_reports import BELL_GHZ, CTX, history_view, table_rows, write_spec
+
+pytestmark = pytest.mark.filterwarnings("ignore:The (Sampler|Estimator)V2 class is deprecated")
+
+BROKEN = """name = "broken"
+[backend]
+target = "local:aer"
+[execution]
+shots = -5
+[[circuits]]
+name = "b"
+template = "bell"
+"""
+
+
+def test_fresh_clone_with_an_invalid_spec_and_a_dotenv_budget(project: Path) -> None:
+    (project / "specs/broken.toml").write_text(BROKEN)
+    (project / ".env").write_text("QRUN_QPU_SECONDS_BUDGET=1234\n")
+    assert main(["apply"]) == 1  # an invalid spec is an expected failure; the rest ran
+    readme = (project / "reports/README.md").read_text()
+    section = readme.split("## Experiments")[1].split("\n## ")[0]
+    names = ["bell", "broken", "ghz-sweep", "qaoa-ring", "qft4"]
+    for name in names:
+        assert len(re.findall(rf"\[{re.escape(name)}\]\(", section)) == 1, name
+    rows = {r[1]: r for r in table_rows(readme, "Status | Experiment")}
+    broken = rows["[broken](../specs/broken.toml#L5)"]
+    assert broken[0] == "❌ invalid spec"
+    assert "execution.shots must be ≥ 1 (got -5)" in broken[6]
+    assert rows["[bell](bell.md)"][6].startswith("Mean fidelity 0.9")
+    assert "of 1234 s" in readme
+    assert "1 invalid spec" in readme and "4 active experiments" in readme
+    for page in (project / "reports").glob("*.md"):
+        assert ".qrun/" not in page.read_text(), page.name
+    assert not (project / "reports/broken.md").exists()  # never ran: nothing to page
+
+
+def test_an_invalid_spec_with_history_keeps_its_page_and_is_not_archived(
+    tmp_path: Path,
+) -> None:
+    spec = write_spec(tmp_path, "bell-ghz", BELL_GHZ)
+    ran = history_view(spec, [0.05, 0.06])
+    view = ExperimentView(
+        name="bell-ghz",
+        spec=None,
+        lock=ran.lock,
+        analyses=ran.analyses,
+        spec_path="specs/bell-ghz.toml",
+        invalid="specs/bell-ghz.toml:7:3: unknown template 'bel'",
+    )
+    never = ExperimentView("new", None, Lock("new"), {}, "specs/new.toml",
+                           invalid="specs/new.toml:1:1: no such spec file")  # fmt: skip
+    files = render_reports([view, never], CTX)
+    readme = files["README.md"].decode()
+    assert "## Archived experiments" not in readme
+    (row, new) = table_rows(readme, "Status | Experiment")
+    assert row[1] == "[bell-ghz](bell-ghz.md)" and row[0] == "❌ invalid spec"
+    assert "[specs/bell-ghz.toml:7:3](../specs/bell-ghz.toml#L7): unknown template 'bel'" in row[6]
+    assert new[1] == "[new](../specs/new.toml#L1)"
+    page = files["bell-ghz.md"].decode()
+    assert "**Invalid spec:**" in page and "Archived" not in page
+    assert "new.md" not in files

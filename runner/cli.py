@@ -114,6 +114,25 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-push", action="store_true", help="never push (wins over --push and CI)")
     _format(p, "text", "json")
 
+    p = command("status", "the terminal dashboard: experiments, pending jobs, results, budget")
+    _format(p, "text", "json")
+    p.add_argument(
+        "--watch",
+        action="store_true",
+        help="refresh (with backoff) until the pending jobs finish",
+    )
+    p.add_argument(
+        "--interval",
+        type=float,
+        default=5.0,
+        help="seconds before the first --watch refresh; doubles each time, up to 60 (default 5)",
+    )
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help="do not ask the service: show the recorded job states",
+    )
+
     command("report", "re-render reports from locks and stored results")
 
     p = command("retry", "re-submit a spec whose last run failed or was cancelled")

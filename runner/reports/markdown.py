@@ -165,13 +165,17 @@ def code(value: Any) -> str:
     return f"`{text}`" if text.strip() else MISSING
 
 
-def metric_name(key: Any) -> str:
-    """The human name of a metric key: mean_hellinger_fidelity -> Mean fidelity."""
+def metric_label(key: Any) -> str:
+    """The human name of a metric key, as plain text: mean_hellinger_fidelity -> Mean fidelity."""
     text = str(key or "")
-    if text in METRIC_NAMES:
-        return md(METRIC_NAMES[text])
-    words = text.replace("_", " ").strip()
-    return md(words[:1].upper() + words[1:]) if words else MISSING
+    words = METRIC_NAMES.get(text) or text.replace("_", " ").strip()
+    return words[:1].upper() + words[1:] if words else MISSING
+
+
+def metric_name(key: Any) -> str:
+    """metric_label, escaped for Markdown."""
+    label = metric_label(key)
+    return label if label == MISSING else md(label)
 
 
 FILTERS = {

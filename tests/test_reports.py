@@ -517,12 +517,12 @@ def test_histogram_shows_fewer_outcomes_per_circuit_as_circuits_grow() -> None:
     many = {format(i, "05b"): 1 / 32 for i in range(32)}
     one = svg_texts(figures.histogram("t", [("only", many, None)]))
     assert len({t for t in one if len(t) == 5 and set(t) <= {"0", "1"}}) == figures.MAX_OUTCOMES
-    assert "top 16 of 32 outcomes" in one
+    assert "top 16 of 32 outcomes; the other 16 hold 0.5 of the probability" in one
     twelve = [(f"c{i}", many, None) for i in range(12)]
     texts = svg_texts(figures.histogram("t", twelve))
-    assert "t (top 2 outcomes of each)" in texts  # 40 slots: 12 circuits x 2 bars + 11 gaps
+    assert "t (top 2 of each; the rest hold ≤ 0.94)" in texts  # 40 slots: 12 x 2 bars + 11 gaps
     three = svg_texts(figures.histogram("t", twelve[:3]))
-    assert "t (top 12 outcomes of each)" in three
+    assert "t (top 12 of each; the rest hold ≤ 0.62)" in three
     long = [(f"sweep[angle=0.5,depth={d},num_qubits=12]", many, None) for d in (1, 2)]
     assert {"sweep[depth=1]", "sweep[depth=2]"} <= svg_texts(figures.histogram("t", long))
     mixed = [("a_rather_long_entry_name_here[n=1]", many, None), ("bell", many, None)]

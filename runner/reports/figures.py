@@ -17,18 +17,13 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from runner.spec.model import Spec
+from typing import Any
 
 FIGURE_BUDGET_BYTES = 300_000
 MAX_HISTOGRAMS = 12
 MAX_OUTCOMES = 16
 MAX_SLOTS = 40  # outcome bars plus a gap between circuits: ~0.13 in each, a rotated label's room
 MAX_TREND_RUNS = 50
-MAX_SWEEP_SERIES = 8
-MAX_SWEEP_FIGURES = 4
 _LABEL_CHARS = 70
 
 _RC: dict[Any, Any] = {
@@ -40,10 +35,13 @@ _RC: dict[Any, Any] = {
     "axes.titlesize": 9,
     "axes.spines.top": False,
     "axes.spines.right": False,
+    # Okabe–Ito: distinguishable with every common colour-vision deficiency
+    "axes.prop_cycle": "cycler(color=['#0072B2', '#E69F00', '#009E73', '#CC79A7', "
+    "'#56B4E9', '#D55E00', '#F0E442', '#000000'])",
 }
 WIDTH = 6.0  # inches; every figure has this width so the pages line up
 _CHAR_IN = 0.075  # width of one 8 pt character in inches, for sizing rotated tick labels
-MEASURED, IDEAL, THRESHOLD = "#1f77b4", "#bbbbbb", "#d62728"
+MEASURED, IDEAL, THRESHOLD = "#0072B2", "#BBBBBB", "#D55E00"  # Okabe–Ito blue, grey, vermilion
 
 
 @contextmanager
@@ -126,9 +124,12 @@ def histogram(
     ideal_p: list[float] = []
     groups: list[tuple[float, str]] = []
     hidden = 0
+    rest = 0.0  # the largest probability (measured or ideal) left out of one circuit's bars
     for cid, measured, ideal in circuits:
         top = top_outcomes(measured, ideal, per_circuit)
         hidden += len(set(measured) | set(ideal or {})) - len(top)
+        rest = max(rest, 1 - sum(measured.get(k, 0.0) for k in top),
+                   1 - sum((ideal or {}).get(k, 0.0) for k in top) if ideal else 0.0)  # fmt: skip
         start = len(xs) + len(groups)  # one empty slot between circuits
         xs.extend(range(start, start + len(top)))
         keys.extend(top)
@@ -157,18 +158,24 @@ def histogram(
         ax.set_xticks(xs, keys, rotation=90 if rotate else 0, fontfamily="monospace")
         ax.set_ylabel("probability")
         ax.set_xlim(-1, xs[-1] + 1)
-        ax.set_ylim(0, 1.15)  # the band above 1 holds the legend, clear of any bar
-        ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+        # scaled to the tallest bar (a uniform 1/16 is not squashed), with a band on top for
+        # the legend, clear of any bar
+        ax.set_ylim(0, min(1.0, max(measured_p + ideal_p)) * 1.3)
         if len(circuits) > 1:
             for (centre, _), name in zip(groups, names, strict=True):
                 ax.annotate(name, (centre, 0), xycoords=ax.get_xaxis_transform(),
                             xytext=(0, -72 * outcome_in), textcoords="offset points",
                             rotation=30, ha="right", va="top")  # fmt: skip
-            each = f" (top {per_circuit} outcomes of each)" if hidden else ""
+            each = f" (top {per_circuit} of each; the rest hold ≤ {rest:.2g})" if hidden else ""
             ax.set_title(_label(title) + each, loc="left")
         else:
             total = len(keys) + hidden
-            ax.set_xlabel(f"top {len(keys)} of {total} outcomes" if hidden else "outcome")
+            ax.set_xlabel(
+                f"top {len(keys)} of {total} outcomes; the other {hidden} hold "
+                f"{rest:.2g} of the probability"
+                if hidden
+                else "outcome"
+            )
             ax.set_title(_label(groups[0][1]), loc="left")
         ax.legend(loc="upper right", ncols=2, frameon=False)
         return _svg(fig)
@@ -179,30 +186,6 @@ def _errorbars(points: Sequence[Mapping[str, Any]]) -> list[list[float]]:
     below = [max(0.0, p["value"] - p["low"]) if p.get("low") is not None else 0.0 for p in points]
     above = [max(0.0, p["high"] - p["value"]) if p.get("high") is not None else 0.0 for p in points]
     return [below, above]
-
-
-def sweep(
-    title: str, parameter: str, series: Mapping[str, Sequence[tuple[float, Mapping[str, Any]]]]
-) -> bytes:
-    """Fidelity (with 95% intervals) against one numeric sweep parameter, a line per series."""
-    with _figure(2.8) as fig:
-        ax = fig.add_subplot()
-        for label, points in list(sorted(series.items()))[:MAX_SWEEP_SERIES]:
-            ordered = sorted(points, key=lambda p: p[0])
-            xs = [x for x, _ in ordered]
-            metrics = [m for _, m in ordered]
-            ax.errorbar(xs, [m["value"] for m in metrics], yerr=_errorbars(metrics), marker="o",
-                        capsize=3, label=_label(label) if label else None)  # fmt: skip
-        values = sorted({x for points in series.values() for x, _ in points})
-        if len(values) <= 20:
-            ax.set_xticks(values, [f"{v:g}" for v in values])
-        ax.set_xlabel(_label(parameter))
-        ax.set_ylabel("Hellinger fidelity")
-        ax.set_ylim(0, 1.05)
-        ax.set_title(_label(title), loc="left")
-        if any(series):
-            ax.legend(loc="lower left", frameon=False)
-        return _svg(fig)
 
 
 def trend(
@@ -276,10 +259,18 @@ def slug(text: str) -> str:
     return f"{readable}-{hashlib.sha256(text.encode()).hexdigest()[:6]}"
 
 
+def natural_key(text: Any) -> tuple[Any, ...]:
+    """Sort key that orders the numbers in ids by value: seed=2 before seed=10."""
+    parts = re.split(r"(-?\d+(?:\.\d+)?)", str(text))
+    return tuple((0, float(p), "") if i % 2 else (1, 0.0, p) for i, p in enumerate(parts))
+
+
 def histogram_circuits(circuits: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The circuits the run's histogram shows: every circuit with counts, or MAX_HISTOGRAMS
     of them evenly spaced (first and last included) so a sweep's whole range is seen."""
-    counted = [c for c in circuits if c.get("probabilities")]
+    counted = sorted(
+        (c for c in circuits if c.get("probabilities")), key=lambda c: natural_key(c["circuit_id"])
+    )
     if len(counted) <= MAX_HISTOGRAMS:
         return counted
     step = (len(counted) - 1) / (MAX_HISTOGRAMS - 1)
@@ -303,41 +294,6 @@ def histogram_figure(
     return PageFigure(
         f"figures/{name}/{run_id}-hist.svg", f"measured vs ideal outcomes of {which}", data
     )
-
-
-def _numeric(values: Sequence[Any]) -> bool:
-    return bool(values) and all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in values
-    )
-
-
-def sweep_figures(
-    name: str, run_id: str, spec: Spec, circuits: Sequence[Mapping[str, Any]]
-) -> list[PageFigure]:
-    """Fidelity against each numeric sweep parameter: one figure per parameter, a line per
-    swept entry (and per value of its other sweep keys), so related sweeps share axes."""
-    fidelity = {
-        str(c["circuit_id"]): c["fidelity"]
-        for c in circuits
-        if c.get("fidelity") and c["fidelity"].get("value") is not None
-    }
-    by_key: dict[str, dict[str, list[tuple[float, Mapping[str, Any]]]]] = {}
-    for entry in spec.entries:
-        for key in sorted(k for k, v in entry.sweep.items() if _numeric(v)):
-            series = by_key.setdefault(key, {})
-            for c in spec.circuits:
-                if c.entry != entry.name or c.circuit_id not in fidelity or key not in c.params:
-                    continue
-                others = ", ".join(f"{k}={c.params[k]}" for k in sorted(entry.sweep) if k != key)
-                label = f"{entry.name} ({others})" if others else entry.name
-                series.setdefault(label, []).append((c.params[key], fidelity[c.circuit_id]))
-    out: list[PageFigure] = []
-    for key, series in sorted(by_key.items()):
-        if sum(len(s) for s in series.values()) >= 2 and len(out) < MAX_SWEEP_FIGURES:
-            data = sweep(f"fidelity vs {key}", key, series)
-            path = f"figures/{name}/{run_id}-sweep-{slug(key)}.svg"
-            out.append(PageFigure(path, f"fidelity against {key}", data))
-    return out
 
 
 def trend_figure(

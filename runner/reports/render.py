@@ -23,6 +23,7 @@ from runner.reports import fit_figures, fits_view
 from runner.reports.digest import page_digest, read_digest
 from runner.reports.drift import Alert, drift_alerts
 from runner.reports.markdown import FILTERS, duration
+from runner.reports.sweeps import sweep_figures
 from runner.spec.model import Spec
 
 __all__ = [
@@ -165,7 +166,7 @@ def _results(
     entries = fits_view.entry_results(doc)
     fitted = fits_view.analysed_circuits(entries, doc)
     swept = [c for c in circuits if str(c["circuit_id"]) not in fitted]
-    sweeps = fig.sweep_figures(view.name, run.id, view.spec, swept) if draw and view.spec else []
+    sweeps = sweep_figures(view.name, run.id, view.spec, swept) if draw and view.spec else []
     budget -= sum(len(f.data) for f in sweeps)
     fits = fit_figures.fit_figures(view.name, run.id, entries, budget) if draw else []
     budget -= sum(len(f.data) for f in fits)

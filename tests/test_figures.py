@@ -1,0 +1,111 @@
+"""Figures that show the effect: axes scaled to the data, numeric sweeps in numeric order,
+nuisance parameters averaged (mean ± s.d.), categories and list values as unconnected
+points, wide distributions with the probability of the outcomes left out."""
+
+from __future__ import annotations
+
+import re
+import statistics
+from pathlib import Path
+
+from runner.reports import figures, sweeps
+from tests.test_reports import svg_texts, write_spec
+
+SWEEPS = """
+[backend]
+target = "local:aer"
+[[circuits]]
+name = "qv"
+template = "quantum_volume"
+sweep = {{ seed = [{seeds}], width = [2, 3, 4] }}
+[[circuits]]
+name = "bell"
+template = "bell"
+sweep = {{ variant = ["phi+", "psi-"] }}
+[[circuits]]
+name = "ring"
+template = "qaoa_maxcut"
+params = {{ edges = [[0, 1], [1, 2]], p = 1, betas = [0.3] }}
+sweep = {{ gammas = [[0.2], [0.4], [0.6]] }}
+"""
+
+
+def fidelity(value: float, half: float = 0.01) -> dict:
+    return {"value": value, "low": value - half, "high": value + half}
+
+
+def circuits_of(spec, value) -> list[dict]:
+    return [{"circuit_id": c.circuit_id, "fidelity": fidelity(value(c.params))}
+            for c in spec.circuits]  # fmt: skip
+
+
+def y_ticks(svg: bytes) -> list[float]:
+    return sorted(float(t) for t in svg_texts(svg) if re.fullmatch(r"[−-]?\d+\.\d+", t))
+
+
+def test_sweep_axes_by_kind_with_the_nuisance_seed_averaged(tmp_path: Path) -> None:
+    seeds = ", ".join(str(s) for s in range(1, 96))
+    spec = write_spec(tmp_path, "mixed", SWEEPS.format(seeds=seeds))
+
+    # fidelity falls with width; each seed adds its own offset (the nuisance spread)
+    def value(p: dict) -> float:
+        return 0.98 - 0.04 * (p.get("width", 2) - 2) + 0.001 * (p.get("seed", 0) % 7)
+
+    axes = {a.key: a for a in sweeps.axes_of(spec, circuits_of(spec, value))}
+    assert set(axes) == {"width", "variant", "gammas"}  # never an axis: the seed
+    assert (axes["width"].kind, axes["variant"].kind, axes["gammas"].kind) == (
+        "numeric", "category", "list"
+    )  # fmt: skip
+    assert len(axes["width"].series) == 95 and axes["width"].others == {"seed"}
+    assert axes["variant"].ticks == ["phi+", "psi-"] and axes["gammas"].ticks == [
+        "[0.2]", "[0.4]", "[0.6]"
+    ]  # fmt: skip
+    summary = sweeps.summarise(axes["width"].series)
+    assert [x for x, _ in summary] == [2.0, 3.0, 4.0]
+    at_two = [value({"width": 2, "seed": s}) for s in range(1, 96)]
+    assert abs(summary[0][1]["value"] - statistics.fmean(at_two)) < 1e-12
+    assert abs(summary[0][1]["high"] - summary[0][1]["value"] - statistics.stdev(at_two)) < 1e-12
+    svg = sweeps.draw("fidelity vs width", axes["width"])
+    texts = svg_texts(svg)
+    assert "fidelity vs width (mean ± s.d. over 95 seed settings)" in texts
+    assert "width (qubits)" in texts and "Hellinger fidelity (ideal = 1)" in texts
+    ticks = y_ticks(svg)
+    assert ticks[0] >= 0.85 and ticks[-1] <= 1.0  # scaled to 0.90..0.99, not 0..1
+    files = sweeps.sweep_figures("mixed", "0001-x", spec, circuits_of(spec, value))
+    assert len(files) == 3 and sweeps.sweep_figures(
+        "mixed", "0001-x", spec, circuits_of(spec, value)
+    ) == files  # byte-deterministic  # fmt: skip
+
+
+def test_categories_are_points_not_a_connected_line(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path, "mixed", SWEEPS.format(seeds="1"))
+    axes = {a.key: a for a in sweeps.axes_of(spec, circuits_of(spec, lambda p: 0.9))}
+    category = sweeps.draw("fidelity vs variant", axes["variant"]).decode()
+    numeric = sweeps.draw("fidelity vs width", axes["width"]).decode()
+
+    # a connected series is a data line (matplotlib's 1.5 pt stroke) through several
+    # points; error bars are single segments and markers are no line at all
+    def joined(svg: str) -> int:
+        paths = re.findall(r'<path d="([^"]*)"[^>]*stroke-width: 1\.5', svg)
+        return sum(1 for d in paths if d.count("L") >= 2)
+
+    assert joined(numeric) >= 1 and joined(category) == 0
+
+
+def test_numeric_ids_sort_numerically() -> None:
+    ids = ["c[seed=10]", "c[seed=2]", "c[seed=100]", "c[seed=11]", "c[seed=1]"]
+    assert sorted(ids, key=figures.natural_key) == [
+        "c[seed=1]", "c[seed=2]", "c[seed=10]", "c[seed=11]", "c[seed=100]"
+    ]  # fmt: skip
+    shown = figures.histogram_circuits(
+        [{"circuit_id": i, "probabilities": {"0": 1.0}} for i in ids]
+    )
+    assert [c["circuit_id"] for c in shown][:3] == ["c[seed=1]", "c[seed=2]", "c[seed=10]"]
+
+
+def test_histogram_axis_fits_a_uniform_distribution() -> None:
+    uniform = {format(i, "04b"): 1 / 16 for i in range(16)}
+    svg = figures.histogram("t", [("qft", uniform, uniform)])
+    ticks = y_ticks(svg)
+    assert ticks[-1] <= 0.09  # 1/16 fills the plot instead of a 0..1.15 axis
+    assert "outcome" in svg_texts(svg)  # all 16 shown: nothing left out to account for

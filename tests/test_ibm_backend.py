@@ -128,7 +128,7 @@ def pending_rows(project: Path) -> list[str]:
     text = (project / "reports" / "README.md").read_text(encoding="utf-8")
     section = text.split("## Pending jobs", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| ")]
-    return rows[2:]  # below the header and its rule (the experiment is linked once, in the table above)
+    return rows[2:]  # below the header and its rule
 
 
 @pytest.fixture

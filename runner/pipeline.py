@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.backends.base import Backend
 from runner.collect import collect
@@ -25,6 +25,9 @@ from runner.lock import Lock, merge_locks, read_lock, write_lock
 from runner.output import Output
 from runner.plan import Action, Kind, PlanInput, plan
 from runner.schedule import parse_time
+
+if TYPE_CHECKING:
+    from runner.reports.build import ReportResult
 from runner.shard import Shard
 
 
@@ -50,6 +53,8 @@ class ApplyResult:
     actions: list[Action]
     outcomes: list[Outcome] = field(default_factory=list)
     reports_changed: list[str] = field(default_factory=list)
+    alerts: list[dict[str, str]] = field(default_factory=list)  # drift alerts {spec, message}
+    warnings: list[str] = field(default_factory=list)  # notes and report warnings
     uploaded: int = 0
     skipped: int = 0
     invalid_specs: int = 0
@@ -212,7 +217,11 @@ def apply(
     for message in ctx.messages:
         out.line(message)
         out.event("info", "apply.note", message)
-    result.reports_changed = render(config, out, ctx.queue_lengths, shard)
+    result.warnings.extend(ctx.messages)
+    report = render(config, out, ctx.queue_lengths, shard)
+    result.reports_changed = report.changed
+    result.alerts = [{"spec": name, "message": message} for name, message in report.alerts]
+    result.warnings.extend(report.warnings)
     return result
 
 
@@ -316,9 +325,10 @@ def render(
     out: Output,
     queue_lengths: dict[str, int] | None = None,
     shard: Shard | None = None,
-) -> list[str]:
+) -> ReportResult:
     """Re-render every report (a shard: its own pages) from locks and stored results;
-    returns the changed files. Drift alerts become warning annotations under GitHub Actions."""
+    returns what changed, the drift alerts and warnings (alerts also become GitHub warning
+    annotations)."""
     from runner.reports.build import build_reports
 
     result = build_reports(config, queue_lengths, shard)
@@ -330,4 +340,4 @@ def render(
         out.line(f"drift alert: {name}: {message}")
         out.event("warning", "drift.alert", message, spec=name)
         out.annotate("warning", f"qrun drift alert: {name}: {message}", f"specs/{name}.toml")
-    return result.changed
+    return result

@@ -1,6 +1,7 @@
 """What a submission would look like before QPU time is spent: transpiled depth and
 two-qubit gate count on the target (or its fake twin), and for small circuits the
-expected noiseless and noisy distributions, for the pull-request plan.
+expected noiseless and noisy distributions (estimator circuits: the noiseless expectation
+value of each observable), for the pull-request plan.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class CircuitPreview:
     transpiled: TranspileInfo | None
     ideal: dict[str, float] | None = None
     noisy: dict[str, float] | None = None
+    expectations: dict[str, float] | None = None  # observable -> noiseless ⟨O⟩ (estimator)
 
 
 def _device(target: str) -> tuple[Any, str] | None:
@@ -49,8 +51,11 @@ def preview(spec: Spec, simulate: bool = False) -> list[CircuitPreview]:
         )
     ideals: dict[str, Any] = {}
     noisy: dict[str, Any] = {}
+    expectations: dict[str, dict[str, float]] = {}
     if simulate and spec.execution.primitive == "sampler":
         ideals, noisy = _simulate(spec, jobs, found[1] if found else None)
+    elif simulate:
+        expectations = _expectations(jobs)
     return [
         CircuitPreview(
             c.circuit_id,
@@ -58,9 +63,23 @@ def preview(spec: Spec, simulate: bool = False) -> list[CircuitPreview]:
             infos.get(c.circuit_id),
             ideals.get(c.circuit_id),
             noisy.get(c.circuit_id),
+            expectations.get(c.circuit_id),
         )
         for c in spec.circuits
     ]
+
+
+def _expectations(jobs: Any) -> dict[str, dict[str, float]]:
+    """Noiseless ⟨O⟩ of each observable of the small estimator circuits."""
+    from runner.analysis.ideal import ideal_expectations
+
+    found = {}
+    for job in jobs:
+        if job.observables and job.circuit.num_qubits <= PREVIEW_MAX_QUBITS:
+            values = ideal_expectations(job.circuit, job.observables, PREVIEW_MAX_QUBITS)
+            if values is not None:
+                found[job.circuit_id] = dict(zip(job.observables, values, strict=True))
+    return found
 
 
 def _simulate(spec: Spec, jobs: Any, twin: str | None) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -50,6 +50,33 @@ def _distribution(dist: Mapping[str, float] | None, top: int = 4) -> str:
     return ", ".join(f"`{k}` {v:.2f}" for k, v in best)
 
 
+def _ideal_cell(p: Any) -> str:
+    """Sampler: the likeliest ideal outcomes; estimator: the ideal ⟨O⟩ of each observable."""
+    if p.expectations:
+        return ", ".join(f"⟨{md(o)}⟩ {v:+.3f}" for o, v in p.expectations.items())
+    return _distribution(p.ideal)
+
+
+def _top(dist: Mapping[str, float], top: int = 4) -> str:
+    best = sorted(dist.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+    rest = 1 - sum(v for _, v in best)
+    more = f", rest {rest:.2f}" if len(dist) > top and rest > 0.005 else ""
+    return ", ".join(f"{k} {v:.2f}" for k, v in best) + more
+
+
+def preview_lines(p: Any) -> list[str]:
+    """The simulated preview of one circuit as plain text lines (text output of plan)."""
+    lines = []
+    if p.ideal:
+        lines.append(f"ideal: {_top(p.ideal)}")
+    if p.noisy:
+        lines.append(f"noisy preview: {_top(p.noisy)}")
+    if p.expectations:
+        evs = ", ".join(f"⟨{o}⟩ = {v:+.3f}" for o, v in p.expectations.items())
+        lines.append(f"ideal expectation values: {evs}")
+    return lines
+
+
 def plan_markdown(
     actions: Sequence[Action],
     specs: Mapping[str, Any],
@@ -109,7 +136,7 @@ def plan_markdown(
             t = p.transpiled
             lines.append(
                 f"| {md(p.circuit_id)} | {p.width} | {t.depth if t else '—'} | "
-                f"{t.two_qubit_gates if t else '—'} | {_distribution(p.ideal)} | "
+                f"{t.two_qubit_gates if t else '—'} | {_ideal_cell(p)} | "
                 f"{_distribution(p.noisy)} |"
             )
         lines.append("")

@@ -371,7 +371,7 @@ def test_cancel_of_a_partly_finished_batch_records_each_job_as_it_ended(
     first, second = (j["id"] for j in latest(project, "sweep")["jobs"])
     emu.jobs.force(first, "Completed")
     cancelled = qrun(capsys, "cancel", "sweep")
-    assert cancelled.code == 0 and "(1 job(s))" in cancelled.out, cancelled.text
+    assert cancelled.code == 0 and "(1 job)" in cancelled.out, cancelled.text
     assert (emu.jobs[first].status, emu.jobs[second].status) == ("Completed", "Cancelled")
     run = latest(project, "sweep")
     assert run["status"] == "cancelled"

@@ -172,7 +172,8 @@ def test_invalid_spec_is_reported_at_its_position(fixture, repo, capsys):
         assert expected in err, f"missing {expected!r} in:\n{err}"
     assert len(DIAGNOSTIC.findall(err)) == len(case.expects), err
     # one invalid spec (a duplicate's first copy is valid; a QASM file is not a spec)
-    assert f"{len(paths)} spec(s) checked: {len(paths) - 1} valid, 1 invalid" in out
+    specs = f"{len(paths)} spec" + ("s" if len(paths) != 1 else "")
+    assert f"{specs} checked: {len(paths) - 1} valid, 1 invalid" in out
 
 
 def test_diagnostics_are_sorted_by_position(repo, capsys):
@@ -199,7 +200,7 @@ def test_valid_examples_print_only_the_summary(project, capsys):
     assert main(["validate"]) == 0
     out, err = capsys.readouterr()
     assert err == ""
-    assert out == "4 spec(s) checked: 4 valid, 0 invalid\n"
+    assert out == "4 specs checked: 4 valid, 0 invalid\n"
 
 
 def test_valid_examples_quiet_prints_nothing(project, capsys):
@@ -278,7 +279,7 @@ def test_github_annotations_capped_at_ten_with_a_summary(repo, capsys, monkeypat
     assert all("file=specs/bad-" in a for a in annotations[:10])
     assert annotations[-1] == "::error::2 more errors not shown as annotations; see the job log"
     assert len(DIAGNOSTIC.findall(err)) == 12
-    assert "12 spec(s) checked: 0 valid, 12 invalid (12 problem(s))" in out
+    assert "12 specs checked: 0 valid, 12 invalid (12 problems)" in out
 
 
 def test_no_annotations_outside_github(repo, capsys, monkeypatch):

@@ -106,7 +106,7 @@ def test_pull_latest_completed_run(bell: Path, capsys: pytest.CaptureFixture[str
         assert pulled[name] == (bell / STORE / "results" / obj["key"]).read_bytes()
         assert hashlib.sha256(pulled[name]).hexdigest() == obj["sha256"]
         assert f"wrote .qrun/pull/bell/{latest['id']}/{name} ({obj['size']} bytes" in out
-    assert f"Pulled 3 object(s) of bell run {latest['id']} (completed)" in out
+    assert f"Pulled 3 objects of bell run {latest['id']} (completed)" in out
     assert main(["pull", "bell"]) == 0  # again: nothing to write
     assert capsys.readouterr().out.count("unchanged ") == 3
     assert tree(dest) == pulled

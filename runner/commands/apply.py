@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from runner.config import Config
-from runner.output import Output
+from runner.output import Output, plural
 from runner.pipeline import Status, apply
 from runner.shard import Shard
 
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace, retry: frozenset[str] = frozenset()) -> int:
     out.line(
         f"Applied: {done} done, {pending} pending, {failed} failed; store: "
         f"{result.uploaded} uploaded, {result.skipped} already present; "
-        f"{len(result.reports_changed)} report file(s) changed."
+        f"{plural(len(result.reports_changed), 'report file')} changed."
     )
     if result.reports_changed:
         out.line(f"Reports: {config.reports_dir / 'README.md'}")
@@ -57,6 +57,8 @@ def run(args: argparse.Namespace, retry: frozenset[str] = frozenset()) -> int:
             "uploaded": result.uploaded,
             "skipped": result.skipped,
             "reports_changed": result.reports_changed,
+            "alerts": result.alerts,
+            "warnings": result.warnings,
         },
     )
     return result.exit_code

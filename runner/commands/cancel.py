@@ -8,7 +8,7 @@ from dataclasses import replace
 from runner.config import Config
 from runner.errors import UsageError
 from runner.lock import RunStatus, read_lock, write_lock
-from runner.output import Output
+from runner.output import Output, plural
 from runner.pipeline import backend_factory, clock
 from runner.schedule import format_time
 
@@ -57,6 +57,6 @@ def run(args: argparse.Namespace) -> int:
                 error="cancelled by `qrun cancel`",
             )
         )
-        out.line(f"{args.name}: cancelled run {run_record.id} ({len(cancelled)} job(s))")
+        out.line(f"{args.name}: cancelled run {run_record.id} ({plural(len(cancelled), 'job')})")
     write_lock(config.specs_dir, lock)
     return 0

@@ -7,10 +7,10 @@ from typing import Any
 
 from runner.config import Config
 from runner.inputs import load_inputs
-from runner.output import Output
+from runner.output import Output, plural
 from runner.pipeline import clock, detect_trigger, make_plan
 from runner.plan import Action, Kind
-from runner.render_plan import label, plan_markdown, plan_rows
+from runner.render_plan import label, plan_markdown, plan_rows, preview_lines
 from runner.shard import Shard, default_shards, matrix
 
 
@@ -64,14 +64,16 @@ def run(args: argparse.Namespace) -> int:
             for p in items:
                 t = p.transpiled
                 shape = (
-                    f"depth {t.depth}, {t.two_qubit_gates} two-qubit gates"
+                    f"depth {t.depth}, {plural(t.two_qubit_gates, 'two-qubit gate')}"
                     if t
                     else "not transpiled (no offline model of the target)"
                 )
-                out.line(f"  {name} {p.circuit_id}: {p.width} qubits, {shape}")
+                out.line(f"  {name} {p.circuit_id}: {plural(p.width, 'qubit')}, {shape}")
+                for line in preview_lines(p):
+                    out.line(f"    {line}")
         todo = sum(a.changes for a in actions)
         out.line(
-            f"Plan: {todo} action(s) to apply, "
+            f"Plan: {plural(todo, 'action')} to apply, "
             f"{sum(a.kind is Kind.BLOCKED for a in actions)} blocked, "
             f"{sum(a.kind is Kind.DEFER for a in actions)} deferred."
         )
@@ -100,6 +102,9 @@ def _action_json(action: Action, previews: dict) -> dict:
                 "width": p.width,
                 "depth": p.transpiled.depth if p.transpiled else None,
                 "two_qubit_gates": p.transpiled.two_qubit_gates if p.transpiled else None,
+                "ideal": p.ideal,
+                "noisy": p.noisy,
+                "ideal_expectation_values": p.expectations,
             }
             for p in previews[label(action)][1]
         ]

@@ -18,7 +18,7 @@ from runner.config import Config
 from runner.errors import QrunError, UsageError
 from runner.files import write_atomic
 from runner.lock import Lock, ObjectRecord, RunRecord, RunStatus, read_all_locks
-from runner.output import Output
+from runner.output import Output, plural
 from runner.stores import keys
 from runner.stores.base import Bucket
 
@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
             f"({len(data)} bytes, sha256 {obj.sha256[:12]}…)"
         )
     out.line(
-        f"Pulled {len(fetched)} object(s) of {lock.name} run {chosen.id} "
+        f"Pulled {plural(len(fetched), 'object')} of {lock.name} run {chosen.id} "
         f"({chosen.status.value}) to {dest}, checksums verified."
     )
     return 0

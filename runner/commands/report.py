@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from runner.config import Config
-from runner.output import Output
+from runner.output import Output, plural
 from runner.reports.build import build_reports
 
 
@@ -17,7 +17,7 @@ def run(args: argparse.Namespace) -> int:
     for name, message in result.alerts:
         out.line(f"drift alert: {name}: {message}")
     out.line(
-        f"{len(changed)} report file(s) changed"
+        f"{plural(len(changed), 'report file')} changed"
         + (f": {', '.join(changed[:10])}" if changed else "")
     )
     return 0

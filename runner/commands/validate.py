@@ -8,7 +8,7 @@ from pathlib import Path
 from runner.config import Config
 from runner.errors import BackendError, Diagnostic
 from runner.inputs import load_inputs
-from runner.output import Output
+from runner.output import Output, plural
 from runner.spec.loader import display_path, find_specs
 from runner.spec.locate import locate
 from runner.spec.model import Spec
@@ -62,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
                 out.line(f"  {c.circuit_id}  width={c.width}")
     bad = count - len(specs)
     out.line(
-        f"{count} spec(s) checked: {count - bad} valid, {bad} invalid"
-        + ("" if not problems else f" ({len(problems)} problem(s))")
+        f"{plural(count, 'spec')} checked: {count - bad} valid, {bad} invalid"
+        + ("" if not problems else f" ({plural(len(problems), 'problem')})")
     )
     out.envelope(
         "validate",

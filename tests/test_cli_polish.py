@@ -1,0 +1,103 @@
+"""The plan and the CLI: preview in text and JSON, retry with nothing to retry, apply's JSON
+carrying alerts and warnings, help for every argument, plurals."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from runner.cli import _parser, main
+from runner.output import plural
+
+pytestmark = pytest.mark.filterwarnings("ignore:The (Sampler|Estimator)V2 class is deprecated")
+
+
+def only(project: Path, *names: str) -> None:
+    for spec in project.glob("specs/*.toml"):
+        if spec.stem not in names:
+            spec.unlink()
+
+
+def test_plan_preview_shows_the_simulation_in_text_and_json(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    only(project, "bell", "qaoa-ring")
+    assert main(["plan"]) == 0
+    plain = capsys.readouterr().out
+    assert main(["plan", "--preview"]) == 0
+    text = capsys.readouterr().out
+    assert text != plain
+    assert "    ideal: 00 0.50, 11 0.50" in text
+    assert "noisy preview: 00 0." in text  # bell targets local:fake_manila
+    assert "ideal expectation values: ⟨IIZZ⟩ = +0.466" in text  # estimator: ideal ⟨O⟩
+    assert "1 two-qubit gate" in text and "Plan: 2 actions to apply" in text
+    assert main(["plan", "--preview", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    by_name = {a["name"]: a for a in doc["data"]}
+    (ring,) = by_name["qaoa-ring"]["circuits_preview"]
+    assert ring["ideal_expectation_values"]["IIZZ"] == pytest.approx(0.466, abs=1e-3)
+    (bell,) = by_name["bell"]["circuits_preview"]
+    assert bell["ideal"] == pytest.approx({"00": 0.5, "11": 0.5})
+
+
+def test_retry_of_a_completed_run_says_there_is_nothing_to_retry(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    only(project, "bell")
+    assert main(["retry", "bell"]) == 1
+    assert "bell has no runs: nothing to retry" in capsys.readouterr().err
+    assert main(["apply"]) == 0
+    lock = (project / "specs/bell.lock.toml").read_bytes()
+    capsys.readouterr()
+    assert main(["retry", "bell"]) == 1
+    err = capsys.readouterr().err
+    assert "nothing to retry: the last run of bell did not fail" in err and "completed" in err
+    assert (project / "specs/bell.lock.toml").read_bytes() == lock  # nothing submitted
+
+
+def test_apply_json_carries_drift_alerts_and_warnings(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    only(project, "bell")
+    spec = project / "specs/bell.toml"
+    text = spec.read_text()
+    assert "fidelity_threshold = 0.85" in text
+    spec.write_text(text.replace("fidelity_threshold = 0.85", "fidelity_threshold = 0.999"))
+    assert main(["apply", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    (alert,) = doc["data"]["alerts"]
+    assert alert["spec"] == "bell" and "below the threshold 0.999" in alert["message"]
+    assert doc["data"]["warnings"] == []
+
+
+def _actions(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.Action]]:
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found += [(f"{name} {n}", a) for n, a in _actions(sub)]
+        elif not isinstance(action, argparse._HelpAction):
+            found.append((parser.prog, action))
+    return found
+
+
+def test_every_argument_has_help_and_format_explains_each_choice() -> None:
+    actions = _actions(_parser())
+    assert len(actions) > 40
+    missing = [(where, a.dest) for where, a in actions if not a.help]
+    assert missing == []
+    for where, action in actions:
+        if action.dest == "format":
+            for choice in action.choices or ():
+                assert f"{choice}: " in (action.help or ""), where
+
+
+def test_plurals() -> None:
+    assert plural(1, "circuit") == "1 circuit" and plural(3, "circuit") == "3 circuits"
+    assert plural(2, "entry") == "2 entries" and plural(0, "active experiment") == (
+        "0 active experiments"
+    )  # fmt: skip
+    assert plural(2, "job") == "2 jobs" and plural(2, "pass") == "2 passes"

@@ -259,19 +259,26 @@ class Output:
 
     @contextmanager
     def progress(self, description: str, total: int) -> Iterator[Any]:
-        """A progress bar on a terminal; plain 'n/total' lines in CI."""
+        """A progress bar on a terminal; plain 'n/total' lines in CI. The step function takes
+        the label of the work and done=False when it starts (the bar names it at once), or
+        done=True (the default) when it has finished."""
         if self.fancy:
             from rich.progress import Progress
 
             with Progress(console=self.console(), transient=True) as bar:
                 task = bar.add_task(description, total=total)
-                yield lambda label="": bar.update(
-                    task, advance=1, description=f"{description} {label}"
-                )
+
+                def step(label: str = "", done: bool = True) -> None:
+                    bar.update(task, advance=1 if done else 0,
+                               description=f"{description} {label}".rstrip())  # fmt: skip
+
+                yield step
             return
         state = {"n": 0}
 
-        def advance(label: str = "") -> None:
+        def advance(label: str = "", done: bool = True) -> None:
+            if not done:
+                return
             state["n"] += 1
             self.line(f"{description} [{state['n']}/{total}] {label}".rstrip())
 

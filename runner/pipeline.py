@@ -203,6 +203,7 @@ def apply(
     out.event("info", "apply.start", trigger=detect_trigger(config, trigger), actions=len(work))
     with out.progress("apply", len(work)) as advance:
         for action in work:
+            advance(f"{action.kind.value} {action.name}", done=False)
             started = time.monotonic()
             outcome = _carry_out(ctx, action, specs, inputs.locks)
             result.outcomes.append(outcome)

@@ -27,14 +27,39 @@ def is_valid(schedule: str) -> bool:
     return len(expression.split()) == 5 and bool(croniter.is_valid(expression))
 
 
+CRON_FIELDS = (
+    ("minute", "0-59"),
+    ("hour", "0-23"),
+    ("day-of-month", "1-31"),
+    ("month", "1-12 or jan-dec"),
+    ("day-of-week", "0-6 or sun-sat"),
+)
+
+
+def _bad_fields(schedule: str) -> str:
+    """Which of the five fields is wrong (each checked alone, the others '*'), as a clause."""
+    from croniter import croniter
+
+    fields = cron_expression(schedule).split()
+    if len(fields) != len(CRON_FIELDS):
+        return f" (it has {len(fields)} fields, cron needs 5)"
+    bad = []
+    for i, (name, allowed) in enumerate(CRON_FIELDS):
+        alone = " ".join(f if j == i else "*" for j, f in enumerate(fields))
+        if not croniter.is_valid(alone):
+            bad.append(f"{name} field '{fields[i]}' (allowed {allowed})")
+    return f": bad {'; bad '.join(bad)}" if bad else ""
+
+
 def schedule_problem(schedule: str) -> str | None:
     """Why a schedule cannot drive runs (bad cron fields, or a date that never comes), else None."""
     from croniter import CroniterBadDateError
 
     if not is_valid(schedule):
         return (
-            f"schedule '{schedule}' is not a valid cron expression; use daily, weekly, monthly "
-            "or five fields 'minute hour day-of-month month day-of-week' (UTC)"
+            f"schedule '{schedule}' is not a valid cron expression{_bad_fields(schedule)}; use "
+            "daily, weekly, monthly or five fields 'minute hour day-of-month month "
+            "day-of-week' (UTC)"
         )
     try:
         next_due(schedule, datetime(2000, 1, 1, tzinfo=UTC))

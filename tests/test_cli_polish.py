@@ -4,13 +4,14 @@ carrying alerts and warnings, help for every argument, plurals."""
 from __future__ import annotations
 
 import argparse
+import io
 import json
 from pathlib import Path
 
 import pytest
 
 from runner.cli import _parser, main
-from runner.output import plural
+from runner.output import Output, plural
 
 pytestmark = pytest.mark.filterwarnings("ignore:The (Sampler|Estimator)V2 class is deprecated")
 
@@ -101,3 +102,24 @@ def test_plurals() -> None:
         "0 active experiments"
     )  # fmt: skip
     assert plural(2, "job") == "2 jobs" and plural(2, "pass") == "2 passes"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_names_the_work_when_it_starts() -> None:
+    stream = _Terminal()
+    out = Output(stream=stream, environ={})
+    assert out.fancy
+    with out.progress("apply", 2) as step:
+        step("submit bell", done=False)
+        step("submit bell")
+        step("collect ghz", done=False)
+        step("collect ghz")
+    plain = io.StringIO()
+    with Output(stream=plain, environ={"CI": "true"}).progress("apply", 1) as step:
+        step("submit bell", done=False)  # plain lines: only finished work is counted
+        step("submit bell")
+    assert plain.getvalue() == "apply [1/1] submit bell\n"

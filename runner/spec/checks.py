@@ -10,6 +10,7 @@ from typing import Any
 
 from runner.backends.catalog import target_qubits, unknown_local_target
 from runner.errors import Diagnostic, QrunError
+from runner.output import plural
 from runner.schedule import schedule_problem
 from runner.spec.expand import MAX_CIRCUITS, circuit_id, sweep_points, sweep_size
 from runner.spec.locate import Path as KeyPath
@@ -264,6 +265,7 @@ def _check_widths(target: str, entries: tuple[CircuitEntry, ...], report: _Repor
     size = target_qubits(target)
     index = {entry.name: i for i, entry in enumerate(entries)}
     reported: set[str] = set()  # one layout problem per entry, not one per sweep point
+    bad_observables: set[tuple[str, int]] = set()
     for circuit in report.result.circuits:
         path: KeyPath = ("circuits", index[circuit.entry])
         fresh = circuit.layout is not None and circuit.entry not in reported
@@ -276,10 +278,11 @@ def _check_widths(target: str, entries: tuple[CircuitEntry, ...], report: _Repor
                 f"{target} has {size}; pick a larger backend or a smaller circuit",
             )
         for n, obs in enumerate(circuit.observables):
-            if len(obs) != circuit.width:
+            # every bad observable, once per entry (not again for each sweep point)
+            if len(obs) != circuit.width and (circuit.entry, n) not in bad_observables:
+                bad_observables.add((circuit.entry, n))
                 report.at_value(
                     (*path, "observables", n),
-                    f"observable '{obs}' has {len(obs)} "
-                    f"qubits but circuit '{circuit.circuit_id}' has {circuit.width}",
+                    f"observable '{obs}' has {plural(len(obs), 'qubit')} but circuit "
+                    f"'{circuit.circuit_id}' has {circuit.width}; write one Pauli letter per qubit",
                 )
-                break

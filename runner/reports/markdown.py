@@ -142,22 +142,6 @@ def duration(start: str | None, end: str | None) -> str:
     return f"{seconds // 86400}d {seconds % 86400 // 3600:02d}h"
 
 
-# Names people read for the metric keys analyses record (others: underscores as spaces).
-METRIC_NAMES = {
-    "mean_hellinger_fidelity": "Mean fidelity",
-    "hellinger_fidelity": "Fidelity",
-    "mean_abs_ev_error": "Mean |⟨O⟩ − ideal|",
-    "population_fidelity": "Population fidelity",
-    "mean_population_fidelity": "Mean population fidelity",
-    "parity": "Parity",
-    "heavy_output_probability": "Heavy-output probability",
-    "mean_heavy_output_probability": "Mean heavy-output probability",
-    "approximation_ratio": "Approximation ratio",
-    "mean_approximation_ratio": "Mean approximation ratio",
-    "cut_value": "Cut value",
-}
-
-
 def code(value: Any) -> str:
     """A code span (a command to copy): literal text, so no escapes; backticks, newlines and
     anything unprintable are dropped so the span cannot end early or break the line."""
@@ -166,21 +150,13 @@ def code(value: Any) -> str:
 
 
 def metric_label(key: Any) -> str:
-    """The human name of a metric key, as plain text: mean_hellinger_fidelity -> Mean fidelity."""
+    """A metric's human name as plain text (display_name's registry), a dash when absent."""
     text = str(key or "")
-    words = METRIC_NAMES.get(text) or text.replace("_", " ").strip()
-    return words[:1].upper() + words[1:] if words else MISSING
-
-
-def metric_name(key: Any) -> str:
-    """metric_label, escaped for Markdown."""
-    label = metric_label(key)
-    return label if label == MISSING else md(label)
+    return display_name(text) if text else MISSING
 
 
 FILTERS = {
     "code": code,
-    "metric_name": metric_name,
     "plural": plural,
     "md": md,
     "url": url,

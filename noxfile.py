@@ -55,5 +55,6 @@ def bench(session: nox.Session) -> None:
         "benchmarks/reports.py",
         "benchmarks/collect_requests.py",
         "benchmarks/interval_coverage.py",
+        "benchmarks/characterisation.py",
     ):
         session.run("python", script)

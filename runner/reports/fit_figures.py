@@ -11,7 +11,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from runner.reports.figures import (
-    IDEAL,
     MEASURED,
     THRESHOLD,
     PageFigure,
@@ -88,42 +87,53 @@ def fit_figures(
     return out
 
 
-def history_plot(title: str, points: Sequence[tuple[str, Mapping[str, Any]]], unit: str) -> bytes:
-    """A fitted value per run (95% interval) against the device's reported value per run."""
+def history_plot(
+    title: str, lines: Mapping[str, Sequence[tuple[str, Mapping[str, Any]]]], unit: str
+) -> bytes:
+    """Per qubit (line label), the fitted value per run (95% interval) beside the device's
+    reported value in the same run; runs share the x axis."""
+    runs = sorted({run_id for points in lines.values() for run_id, _ in points})
+    where = {run_id: n for n, run_id in enumerate(runs)}
     with _figure(3.0) as fig:
         ax = fig.add_subplot()
-        xs = list(range(len(points)))
-        measured = [p for _, p in points]
-        below = [
-            max(0.0, m["measured"] - m["low"]) if m.get("low") is not None else 0.0
-            for m in measured
-        ]
-        above = [
-            max(0.0, m["high"] - m["measured"]) if m.get("high") is not None else 0.0
-            for m in measured
-        ]
-        ax.errorbar(xs, [m["measured"] for m in measured], yerr=[below, above], marker="o",
-                    capsize=3, color=MEASURED, label="measured (fit)")  # fmt: skip
-        ax.plot(xs, [m["reported"] for m in measured], marker="s", color=IDEAL, linestyle="--",
-                label="reported by the device")  # fmt: skip
-        ax.set_xticks(xs, [run_id.split("-")[0] for run_id, _ in points])
+        for n, (label, points) in enumerate(sorted(lines.items())[: len(_COLOURS)]):
+            colour = _COLOURS[n]
+            xs = [where[run_id] for run_id, _ in points]
+            rows = [row for _, row in points]
+            below = [max(0.0, r["measured"] - r["low"]) if r.get("low") is not None else 0.0
+                     for r in rows]  # fmt: skip
+            above = [max(0.0, r["high"] - r["measured"]) if r.get("high") is not None else 0.0
+                     for r in rows]  # fmt: skip
+            ax.errorbar(xs, [r["measured"] for r in rows], yerr=[below, above], marker="o",
+                        capsize=3, color=colour, label=_label(f"{label} fitted"))  # fmt: skip
+            ax.plot(xs, [r["reported"] for r in rows], marker="s", markersize=4, color=colour,
+                    linestyle="--", alpha=0.6, label=_label(f"{label} reported"))  # fmt: skip
+        ax.set_xticks(range(len(runs)), [run_id.split("-")[0] for run_id in runs])
         ax.set_xlabel("run")
         ax.set_ylabel(_label(unit or "value"))
         ax.set_title(_label(title), loc="left")
-        ax.legend(loc="best", frameon=False)
+        ax.legend(loc="best", frameon=False, ncols=2)
         return _svg(fig)
 
 
 def history_figures(
     name: str, history: Mapping[str, Sequence[tuple[str, Mapping[str, Any]]]]
 ) -> list[PageFigure]:
-    """For each measured-vs-reported quantity seen in two or more runs, its history."""
-    out: list[PageFigure] = []
+    """One figure per quantity (t1_us, t2_echo_us, readout_error, ...) seen in two or more
+    runs: a line per entry and qubit, fitted against reported."""
+    by_quantity: dict[str, dict[str, Sequence[tuple[str, Mapping[str, Any]]]]] = {}
     for key, points in sorted(history.items()):
-        if len(points) < 2 or len(out) >= MAX_HISTORY_FIGURES:
+        row = points[-1][1]
+        quantity = str(row["name"]).split("[", 1)[0]
+        qubits = ",".join(str(q) for q in row.get("qubits") or ())
+        by_quantity.setdefault(quantity, {})[f"q{qubits}" if qubits else key] = points
+    out: list[PageFigure] = []
+    for quantity, lines in sorted(by_quantity.items(), key=lambda kv: (kv[0] != "t1_us", kv[0])):
+        if max(len(points) for points in lines.values()) < 2 or len(out) >= MAX_HISTORY_FIGURES:
             continue
-        unit = str(points[-1][1].get("unit") or "")
-        data = history_plot(f"{name}: {key} per run, measured vs reported", points, unit)
-        out.append(PageFigure(f"figures/{name}/history-{slug(key)}.svg",
-                              f"{key} across runs: fitted against reported", data))  # fmt: skip
+        unit = str(next(iter(lines.values()))[-1][1].get("unit") or quantity)
+        data = history_plot(f"{name}: {quantity} per run, fitted vs reported", lines, unit)
+        out.append(PageFigure(f"figures/{name}/history-{slug(quantity)}.svg",
+                              f"{quantity} across runs: fitted against the device's reported value",
+                              data))  # fmt: skip
     return out

@@ -28,19 +28,23 @@ DELAYS = [0, 25, 50, 75, 100, 150, 200, 250, 300, 350, 400, 450, 500, 600]
 QUBITS = (4, 5)
 SHOTS = 1000
 
-SPEC = f"""name = "coherence"
+SPEC = (
+    f"""name = "coherence"
 [backend]
 target = "local:fake_fez"
 [execution]
 shots = {SHOTS}
-""" + "".join(
-    f'[[circuits]]\nname = "{kind}-q{q}"\ntemplate = "{kind}"\nlayout = [{q}]\n'
-    f"sweep = {{ delay_us = {DELAYS} }}\n"
-    for kind in ("t1", "t2_echo")
-    for q in QUBITS
-) + (
-    f'[[circuits]]\nname = "ro"\ntemplate = "readout"\nlayout = {list(QUBITS)}\n'
-    'sweep = { state = ["00", "01", "10", "11"] }\n'
+"""
+    + "".join(
+        f'[[circuits]]\nname = "{kind}-q{q}"\ntemplate = "{kind}"\nlayout = [{q}]\n'
+        f"sweep = {{ delay_us = {DELAYS} }}\n"
+        for kind in ("t1", "t2_echo")
+        for q in QUBITS
+    )
+    + (
+        f'[[circuits]]\nname = "ro"\ntemplate = "readout"\nlayout = {list(QUBITS)}\n'
+        'sweep = { state = ["00", "01", "10", "11"] }\n'
+    )
 )
 
 PLAIN = f"""

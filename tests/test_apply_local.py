@@ -148,7 +148,14 @@ def test_plan_before_apply_lists_submits_with_transpiled_shape(
     assert main(["plan", "--format", "json", "--detailed-exitcode"]) == 2
     doc = json.loads(capsys.readouterr().out)
     submits = {a["name"]: a for a in doc["data"] if a["kind"] == "submit"}
-    assert set(submits) == {"bell", "ghz-sweep", "qft4", "qaoa-ring"}
+    assert set(submits) == {
+        "bell",
+        "coherence-fez",
+        "ghz-fidelity",
+        "ghz-sweep",
+        "qft4",
+        "qaoa-ring",
+    }
     bell = submits["bell"]
     assert bell["reason"] == "new spec" and bell["estimate_qpu_seconds"] == 0
     (preview,) = bell["circuits_preview"]

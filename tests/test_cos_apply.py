@@ -36,7 +36,7 @@ from tests.s3_fixtures import (
 
 pytestmark = pytest.mark.filterwarnings("ignore:The (Sampler|Estimator)V2 class is deprecated")
 
-NAMES = ("bell", "ghz-sweep", "qaoa-ring", "qft4")
+NAMES = ("bell", "coherence-fez", "ghz-fidelity", "ghz-sweep", "qaoa-ring", "qft4")
 STORE_LINE = re.compile(r"store: (\d+) uploaded, (\d+) already present")
 
 
@@ -150,6 +150,10 @@ def test_apply_stores_every_object_in_cos(
         "templates/bell.json",
         "templates/ghz.json",
         "templates/qaoa_maxcut.json",
+        "templates/t1.json",
+        "templates/t2_echo.json",
+        "templates/readout.json",
+        "templates/ghz_parity.json",
     }
     total = len(experiments) + len(recorded(project)) + len(circuits)
     assert store_counts(out) == (total, 0)

@@ -307,7 +307,7 @@ def test_validate_verbose_shows_hash_and_circuit_ids(project, capsys):
         f"  ghz[num_qubits={n}]  width={n}" for n in (2, 3, 4, 5)
     ]
     assert "  qft4  width=4" in lines
-    assert lines[-1] == "4 specs checked: 4 valid, 0 invalid"
+    assert lines[-1] == "6 specs checked: 6 valid, 0 invalid"
 
 
 def test_expanded_circuit_ids_follow_sorted_sweep_keys(tmp_path):

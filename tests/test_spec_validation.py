@@ -200,7 +200,7 @@ def test_valid_examples_print_only_the_summary(project, capsys):
     assert main(["validate"]) == 0
     out, err = capsys.readouterr()
     assert err == ""
-    assert out == "4 specs checked: 4 valid, 0 invalid\n"
+    assert out == "6 specs checked: 6 valid, 0 invalid\n"
 
 
 def test_valid_examples_quiet_prints_nothing(project, capsys):
@@ -223,8 +223,8 @@ def test_json_envelope_for_valid_specs(project, capsys):
         "command": "validate",
         "ok": True,
         "data": {
-            "checked": 4,
-            "valid": ["bell", "ghz-sweep", "qaoa-ring", "qft4"],
+            "checked": 6,
+            "valid": ["bell", "coherence-fez", "ghz-fidelity", "ghz-sweep", "qaoa-ring", "qft4"],
             "problems": [],
         },
     }

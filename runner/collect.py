@@ -12,7 +12,13 @@ from typing import Any
 from runner.backends.base import JobOutcome, JobStatus
 from runner.circuits import request_document
 from runner.errors import StoreError
-from runner.execute import REQUEST_FILE, RunContext, build_request, canonical_json
+from runner.execute import (
+    REQUEST_FILE,
+    RunContext,
+    build_request,
+    cancel_surplus,
+    canonical_json,
+)
 from runner.lock import JobRecord, Lock, ObjectRecord, RunRecord, RunStatus
 from runner.schedule import format_time
 from runner.spec.model import Spec
@@ -28,8 +34,31 @@ def _run_status(jobs: tuple[JobRecord, ...]) -> RunStatus:
     return RunStatus.COMPLETED
 
 
+def settle_surplus(ctx: RunContext, lock: Lock, run: RunRecord) -> tuple[Lock, RunRecord]:
+    """A run keeps one set of jobs: stray pending jobs with its tags and surplus jobs still
+    pending (from two runners' records merged) are cancelled, and recorded as surplus."""
+    backend = ctx.backend_for(run.target)
+    known = [j.id for j in run.jobs + run.surplus]
+    tags = ("qrun", f"qrun:{lock.name}", f"qrun:{run.id}")
+    found = tuple(
+        JobRecord(job_id, run.jobs[part].circuits, JobStatus.QUEUED.value)
+        for job_id, part in backend.strays(tags, known)
+        if part < len(run.jobs)  # a part the run has: its circuits are covered already
+    )
+    open_surplus = tuple(j for j in run.surplus + found if not JobStatus(j.status).final)
+    if not open_surplus:
+        return lock, run
+    settled = {j.id: j for j in cancel_surplus(ctx, backend, open_surplus, run.jobs)}
+    surplus = tuple(settled.get(j.id, j) for j in run.surplus) + tuple(settled[j.id] for j in found)
+    run = run.with_(surplus=surplus, updated=format_time(ctx.now))
+    lock = lock.upsert(run)
+    ctx.persist(lock)
+    return lock, run
+
+
 def collect(ctx: RunContext, lock: Lock, run: RunRecord, spec: Spec | None = None) -> Lock:
     """Poll the run's unfinished jobs; when all are done, store, analyse and record."""
+    lock, run = settle_surplus(ctx, lock, run)
     open_ids = [j.id for j in run.jobs if not JobStatus(j.status).final]
     outcomes = (
         {o.job_id: o for o in ctx.backend_for(run.target).collect(open_ids)} if open_ids else {}

@@ -54,5 +54,14 @@ class ServiceUnavailable(BackendError):
     """A transient outage (after retries): nothing is concluded, the next apply tries again."""
 
 
+class Rejected(BackendError):
+    """The service answered and refused the request (a 4xx with a reason): final for a run."""
+
+
+class SubmitUncertain(ServiceUnavailable):
+    """A job creation whose answer never arrived (5xx, dropped connection, timeout): the job
+    may exist. The answer is a lookup by tag, never a second POST."""
+
+
 class GitError(QrunError):
     """A git operation failed (push rejected past the retry bound, dirty tree, no repo)."""

@@ -8,19 +8,20 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from runner.backends.base import Backend, JobStatus, RunRequest, Submission
+from runner.backends.base import Backend, JobRef, JobStatus, RunRequest, Submission
 from runner.circuits import build_jobs, request_document
 from runner.errors import (
     BackendError,
     CredentialsError,
     QrunError,
+    Rejected,
     ServiceUnavailable,
 )
-from runner.lock import JobRecord, Lock, ObjectRecord, RunRecord, RunStatus
+from runner.lock import JobRecord, Lock, ObjectRecord, RunRecord, RunStatus, split_surplus
 from runner.schedule import format_time
 from runner.spec.model import Spec
 from runner.stores import keys
@@ -50,6 +51,7 @@ class RunContext:
     runner_id: str = "qrun"
     claim: Callable[[Lock, RunRecord], bool] = lambda lock, run: True
     checkpoint: Callable[[str], None] = lambda message: None
+    lease: timedelta = timedelta(minutes=30)  # how long a claim is ours without renewal
     uploaded: int = 0
     skipped: int = 0
     messages: list[str] = field(default_factory=list)
@@ -91,6 +93,7 @@ def submit(ctx: RunContext, spec: Spec, lock: Lock, run_id: str, trigger: str) -
     """Claim the run, adopt jobs already tagged with its id or submit, and record the jobs."""
     check_store(ctx, spec.name, run_id)
     stamp = format_time(ctx.now)
+    lease = format_time(ctx.now + ctx.lease)
     existing = next((r for r in lock.runs if r.id == run_id), None)
     run = existing or RunRecord(
         id=run_id,
@@ -102,19 +105,24 @@ def submit(ctx: RunContext, spec: Spec, lock: Lock, run_id: str, trigger: str) -
         updated=stamp,
         spec_commit=ctx.commit_of(spec.path),
         claimed_by=ctx.runner_id,
+        lease_expires=lease,
         shots=spec.execution.shots,
     )
     if existing is None:  # a bad token or target must not leave a claim behind
         ctx.backend_for(spec.target).check(spec.min_qubits or spec.width)
     else:  # taking over a stale claim: our name in the record makes the claim push a real CAS
-        run = existing.with_(claimed_by=ctx.runner_id, updated=stamp)
+        run = existing.with_(claimed_by=ctx.runner_id, updated=stamp, lease_expires=lease)
     lock = lock.upsert(run)
     ctx.persist(lock)
     if not ctx.claim(lock, run):  # another runner won the push: it submits, we back off
         raise ClaimLost(f"{spec.name}: run {run_id} was claimed by another runner; backing off")
     request = build_request(spec, run_id)
     backend = ctx.backend_for(spec.target)
-    adopted = backend.find_jobs(request)
+    adopted, surplus = _found_jobs(ctx, backend, backend.find_jobs(request))
+    if surplus:
+        run = run.with_(surplus=surplus)
+        lock = lock.upsert(run)
+        ctx.persist(lock)
     covered = {cid for j in adopted for cid in j.circuit_ids}
     if adopted and covered >= {c.circuit_id for c in request.circuits}:
         ctx.messages.append(
@@ -127,12 +135,18 @@ def submit(ctx: RunContext, spec: Spec, lock: Lock, run_id: str, trigger: str) -
                 f"{spec.name}: adopted {len(adopted)} job(s) already submitted for {run_id}; "
                 "submitting the missing part(s)"
             )
+        if not ctx.claim(lock, run):  # the lease renewed by a push: still ours, or back off
+            raise ClaimLost(f"{spec.name}: run {run_id} was taken over by another runner")
         try:
             submission = backend.submit(request)
-        except (ServiceUnavailable, CredentialsError):
-            raise  # the claim stays; the next apply adopts by tag or submits
-        except BackendError as exc:  # the service rejected the run: record why, unless a job exists
-            if backend.find_jobs(request):
+        except ServiceUnavailable:  # not a rejection: the claim stays, its lease released
+            lock = lock.upsert(run.with_(lease_expires=stamp))
+            ctx.persist(lock)
+            raise  # the next apply adopts by tag or submits
+        except CredentialsError:
+            raise
+        except BackendError as exc:  # the service (or qrun) refused the run: record why
+            if not isinstance(exc, Rejected) and backend.find_jobs(request):
                 raise
             failed = run.with_(
                 status=RunStatus.FAILED, error=str(exc), updated=stamp, finished=stamp
@@ -168,6 +182,48 @@ def submit(ctx: RunContext, spec: Spec, lock: Lock, run_id: str, trigger: str) -
         f"(jobs {', '.join(j.job_id for j in submission.jobs)})"
     )
     return lock
+
+
+def _found_jobs(
+    ctx: RunContext, backend: Backend, found: tuple[JobRef, ...]
+) -> tuple[tuple[JobRef, ...], tuple[JobRecord, ...]]:
+    """Jobs found by tag: the first for each set of circuits is adopted; any other is a
+    surplus (two runners, or a lost answer followed by another try), cancelled and recorded."""
+    records = tuple(JobRecord(j.job_id, j.circuit_ids, JobStatus.QUEUED.value) for j in found)
+    kept, extra = split_surplus(records)
+    if not extra:
+        return found, ()
+    return tuple(j for j in found if j.job_id in {k.id for k in kept}), cancel_surplus(
+        ctx, backend, extra, kept
+    )
+
+
+def cancel_surplus(
+    ctx: RunContext, backend: Backend, extra: tuple[JobRecord, ...], kept: tuple[JobRecord, ...]
+) -> tuple[JobRecord, ...]:
+    """Cancel surplus jobs; those already final keep the status the service reports."""
+    pending = [j.id for j in extra if not JobStatus(j.status).final]
+    finished = set(backend.cancel(pending)) if pending else set()
+    ended = {o.job_id: o for o in backend.collect(sorted(finished))} if finished else {}
+    records = []
+    for job in extra:
+        twin = next((k.id for k in kept if set(job.circuits) & set(k.circuits)), "another job")
+        note = f"surplus: its circuits are covered by job {twin}"
+        if job.id in ended:
+            outcome = ended[job.id]
+            records.append(JobRecord(job.id, job.circuits, outcome.status.value,
+                                     f"{note}; it had finished before qrun could cancel it",
+                                     outcome.quantum_seconds))  # fmt: skip
+        elif job.id in pending:
+            records.append(JobRecord(job.id, job.circuits, JobStatus.CANCELLED.value,
+                                     f"{note}; cancelled by qrun"))  # fmt: skip
+        else:
+            records.append(job)
+    ctx.messages.append(
+        f"surplus job(s) {', '.join(j.id for j in extra)} found for circuits already covered: "
+        "cancelled and recorded"
+    )
+    return tuple(records)
 
 
 def _plain_info(info: dict[str, Any]) -> dict[str, Any]:

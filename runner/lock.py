@@ -77,10 +77,12 @@ class RunRecord:
     finished: str | None = None
     spec_commit: str | None = None
     claimed_by: str | None = None
+    lease_expires: str | None = None
     shots: int | None = None
     qpu_seconds: float | None = None
     error: str | None = None
     jobs: tuple[JobRecord, ...] = ()
+    surplus: tuple[JobRecord, ...] = ()  # extra jobs for circuits already covered: cancelled
     objects: tuple[ObjectRecord, ...] = ()
     headline: dict[str, Any] = field(default_factory=dict)
     transpiled: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -180,15 +182,17 @@ def from_document(doc: dict[str, Any]) -> Lock:
                 **{
                     **r,
                     "status": RunStatus(r["status"]),
-                    "jobs": tuple(
-                        JobRecord(**{**j, "circuits": tuple(j["circuits"])})
-                        for j in r.get("jobs", [])
-                    ),
+                    "jobs": _job_records(r.get("jobs", [])),
+                    "surplus": _job_records(r.get("surplus", [])),
                     "objects": tuple(ObjectRecord(**o) for o in r.get("objects", [])),
                 }
             )
         )
     return Lock(doc["name"], tuple(runs))
+
+
+def _job_records(items: list[dict[str, Any]]) -> tuple[JobRecord, ...]:
+    return tuple(JobRecord(**{**j, "circuits": tuple(j["circuits"])}) for j in items)
 
 
 def migrate(doc: dict[str, Any], file: str) -> dict[str, Any]:
@@ -338,7 +342,8 @@ def write_lock(specs_dir: Path, lock: Lock) -> bool:
 def merge_locks(primary: Lock, secondary: Lock) -> Lock:
     """Union of two copies' runs by id, keeping the most advanced status; ties go to primary.
 
-    Used when two runners touched the same lock: nothing either side recorded is dropped.
+    Used when two runners touched the same lock: nothing either side recorded is dropped,
+    job ids included (a second set of jobs for the same circuits is kept as surplus).
     """
     ids = [r.id for r in primary.runs] + [
         r.id for r in secondary.runs if r.id not in {p.id for p in primary.runs}
@@ -349,8 +354,46 @@ def merge_locks(primary: Lock, secondary: Lock) -> Lock:
     for run_id in ids:
         a, b = first.get(run_id), second.get(run_id)
         if a is not None and b is not None:
-            merged.append(b if b.status.rank > a.status.rank else a)
+            base, other = (b, a) if b.status.rank > a.status.rank else (a, b)
+            merged.append(merge_jobs(base, other))
         else:
             merged.append(a or b)  # type: ignore[arg-type]  # one side always has the id
     merged.sort(key=lambda r: (r.created, r.id))
     return Lock(primary.name, tuple(merged))
+
+
+def merge_jobs(base: RunRecord, other: RunRecord) -> RunRecord:
+    """base, plus every job id only other knows: into jobs when its circuits are not covered
+    yet, else into surplus. A job both know keeps the more final status."""
+    known = {j.id: j for j in other.jobs + other.surplus}
+    jobs = [_later(j, known.get(j.id)) for j in base.jobs]
+    surplus = [_later(j, known.get(j.id)) for j in base.surplus]
+    seen = {j.id for j in jobs + surplus}
+    for job in other.jobs + other.surplus:
+        if job.id in seen:
+            continue
+        covered = {c for j in jobs for c in j.circuits}
+        (surplus if set(job.circuits) <= covered else jobs).append(job)
+        seen.add(job.id)
+    if (tuple(jobs), tuple(surplus)) == (base.jobs, base.surplus):
+        return base
+    return base.with_(jobs=tuple(jobs), surplus=tuple(surplus))
+
+
+def _later(job: JobRecord, other: JobRecord | None) -> JobRecord:
+    final = ("completed", "failed", "cancelled")
+    if other is not None and other.status in final and job.status not in final:
+        return other
+    return job
+
+
+def split_surplus(
+    jobs: tuple[JobRecord, ...],
+) -> tuple[tuple[JobRecord, ...], tuple[JobRecord, ...]]:
+    """(one job per set of circuits, the rest): the first job found for circuits keeps them."""
+    kept: list[JobRecord] = []
+    extra: list[JobRecord] = []
+    for job in jobs:
+        covered = {c for j in kept for c in j.circuits}
+        (extra if set(job.circuits) <= covered else kept).append(job)
+    return tuple(kept), tuple(extra)

@@ -10,7 +10,7 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -267,6 +267,7 @@ def _context(config: Config, now: datetime, inputs: Inputs) -> RunContext:
         persist=persist,
         commit_of=lambda path: last_commit_of(config.repo_root, path),
         runner_id=runner_id,
+        lease=timedelta(minutes=config.limits.stale_claim_minutes),
     )
 
 

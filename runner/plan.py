@@ -15,7 +15,7 @@ from typing import Any
 from runner.config import Limits
 from runner.estimate import Observed, estimate_qpu_seconds
 from runner.lock import Lock, RunRecord, RunStatus
-from runner.schedule import is_due, next_due, parse_time
+from runner.schedule import format_time, is_due, next_due, parse_time
 from runner.spec.model import Spec
 
 BUDGET_WINDOW = timedelta(days=28)
@@ -150,16 +150,16 @@ def plan(inp: PlanInput) -> list[Action]:
         latest = _latest(spec, lock)
         current[:] = [spec]
         if latest is not None and latest.status is RunStatus.CLAIMED:
-            age = inp.now - parse_time(latest.updated)
-            stale = timedelta(minutes=inp.limits.stale_claim_minutes)
-            if age < stale:
+            lease_end = lease_expires(latest, inp.limits)
+            if inp.now < lease_end:
                 add(
                     Action(
                         Kind.NOOP,
                         spec.name,
                         f"run {latest.id} claimed by "
                         f"{latest.claimed_by or 'another runner'} at {latest.updated}; "
-                        f"taken over if still unsubmitted after {stale}",
+                        f"taken over if still unsubmitted after its lease ends "
+                        f"({format_time(lease_end)})",
                     )
                 )
                 continue
@@ -283,6 +283,14 @@ def plan(inp: PlanInput) -> list[Action]:
         else:
             actions.append(Action(Kind.NOOP, name, "spec removed; report archived, history kept"))
     return actions
+
+
+def lease_expires(run: RunRecord, limits: Limits) -> datetime:
+    """When a claim may be taken over: its recorded lease, else (older records) its last
+    update plus QRUN_STALE_CLAIM_MINUTES."""
+    if run.lease_expires:
+        return parse_time(run.lease_expires)
+    return parse_time(run.updated) + timedelta(minutes=limits.stale_claim_minutes)
 
 
 def _latest(spec: Spec, lock: Lock) -> RunRecord | None:

@@ -104,7 +104,7 @@ def test_push_rejected_is_replayed_on_top_of_the_remote(
     assert 'status = "completed"' in origin_file(bare, "specs/bell.lock.toml")
 
 
-@pytest.mark.parametrize("ibm_emulator", [{"queued_polls": 2, "running_polls": 1}], indirect=True)
+@pytest.mark.parametrize("ibm_emulator", [{"queued_polls": 1, "running_polls": 0}], indirect=True)
 def test_two_runners_at_once_submit_a_new_spec_exactly_once(
     origin_and_clone, ibm_emulator, tmp_path
 ) -> None:

@@ -143,7 +143,7 @@ def emu(project: Path, make_ibm_emulator: Any) -> IBMRuntimeEmulator:
 def test_submit_in_one_process_and_collect_in_another(
     project: Path, make_ibm_emulator: Any
 ) -> None:
-    emulator = make_ibm_emulator()  # Queued for one poll, Running for one: two applies
+    emulator = make_ibm_emulator(running_polls=0)  # Queued for one poll (a listing): two applies
     use_specs(project, hw=spec_text("hw"))
     first = qrun_subprocess(project, "apply")
     assert first.code == 0, first.text

@@ -31,6 +31,7 @@ SERVICE: Row = [  # QiskitRuntimeService(...)
 ]
 USAGE: Row = [("GET", "/api/v1/instances/usage")]  # service.usage()
 JOBS_BY_TAGS: Row = [("GET", "/api/v1/jobs")]  # service.jobs(job_tags=[...], limit=None)
+PENDING: Row = [("GET", "/api/v1/jobs")]  # service.jobs(job_tags=["qrun"], pending=True)
 BACKEND: Row = [  # service.backend(name)
     ("GET", "/api/v1/backends"),
     ("GET", "/api/v1/backends/{backend}/configuration"),
@@ -59,11 +60,10 @@ SUBMIT = (
     + JOBS_BY_TAGS  # adopt jobs of a crashed runner instead of submitting twice
     + TARGET  # seeded transpilation to the device's ISA
     + RUN
-    + JOB_SAME_SERVICE  # the collect pass that follows every submit
-    + JOB_STATUS
-    + BACKEND_STATUS  # queue length for the dashboard, once per run
+    + PENDING  # the collect pass that follows every submit: one listing, the job in it
+    + BACKEND_STATUS  # queue length for the dashboard, once per backend
 )
-COLLECT = SERVICE + JOB_NEW_SERVICE + JOB_STATUS + RESULTS + METRICS
+COLLECT = SERVICE + PENDING + JOB_NEW_SERVICE + JOB_STATUS + RESULTS + METRICS
 
 
 def shape(request: RecordedRequest, names: dict[str, str]) -> tuple[str, str]:

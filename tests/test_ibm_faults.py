@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,8 @@ def test_a_runner_killed_after_submit_is_adopted_not_resubmitted(
 
     if lost_parts:  # as if the runner died between the two submissions of its batch
         emulator.jobs.remove(submitted[1])
-    monkeypatch.setenv("QRUN_STALE_CLAIM_MINUTES", "0")
+    later = datetime.now(UTC) + timedelta(hours=1)  # the crashed runner's lease has ended
+    monkeypatch.setenv("QRUN_NOW", later.strftime("%Y-%m-%dT%H:%M:%SZ"))
     monkeypatch.setenv("QRUN_MAX_CIRCUITS_PER_JOB", "1")
     applied = qrun(capsys, "apply")
     assert applied.code == 0, applied.text

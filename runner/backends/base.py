@@ -112,6 +112,11 @@ class Backend(Protocol):
         """Jobs already on the service tagged with this run id (adopt instead of resubmitting)."""
         ...
 
+    def strays(self, tags: Sequence[str], known: Sequence[str]) -> list[tuple[str, int]]:
+        """(job id, batch part) of pending jobs carrying all these tags (a run's) that are not
+        among known: jobs a slow runner created after another took its claim over."""
+        ...
+
     def collect(self, job_ids: Sequence[str]) -> list[JobOutcome]:
         """Current state of each job, with the result for completed ones."""
         ...

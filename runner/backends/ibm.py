@@ -19,11 +19,12 @@ from typing import Any, TypeVar
 from runner.backends.base import JobOutcome, JobRef, JobStatus, RunRequest, Submission
 from runner.backends.ibm_client import IbmSettings, guard, service_for
 from runner.config import Config
-from runner.errors import BackendError
+from runner.errors import BackendError, ServiceUnavailable, SubmitUncertain
 
 __all__ = ["IbmBackend", "IbmSettings", "available_backends", "service_for", "settings_from"]
 
 T = TypeVar("T")
+LISTING_LIMIT = 10_000  # pages of the service's largest size, not of the client's 20
 PRIMITIVES = {"sampler": "SamplerV2", "estimator": "EstimatorV2"}
 STATUS = {
     "INITIALIZING": JobStatus.QUEUED,
@@ -150,8 +151,8 @@ class IbmBackend:
             primitive = self._primitive(request, device)
             if len(parts) > 1:
                 primitive.options.environment.job_tags = [*request.tags, f"qrun:part:{todo[0]}"]
-            job = guard(self.settings, "submit the job", partial(primitive.run, parts[todo[0]][0]))
-            refs[todo[0]] = JobRef(job.job_id(), tuple(parts[todo[0]][1]))
+            index = todo[0]
+            refs[index] = self._create(request, index, partial(primitive.run, parts[index][0]))
         elif todo:
             from qiskit_ibm_runtime import Batch
 
@@ -160,10 +161,9 @@ class IbmBackend:
                 for index in todo:
                     primitive = self._primitive(request, batch)
                     primitive.options.environment.job_tags = [*request.tags, f"qrun:part:{index}"]
-                    job = guard(
-                        self.settings, "submit the job", partial(primitive.run, parts[index][0])
+                    refs[index] = self._create(
+                        request, index, partial(primitive.run, parts[index][0])
                     )
-                    refs[index] = JobRef(job.job_id(), tuple(parts[index][1]))
             finally:
                 # Stop accepting jobs (the ones in the batch run either way). An open batch
                 # expires by itself: never lose the job ids over failing to close it.
@@ -185,36 +185,88 @@ class IbmBackend:
         """Credentials work and the device exists: fails before a run is claimed."""
         self.device(min_qubits)
 
+    def _create(self, request: RunRequest, part: int, run: Any) -> JobRef:
+        """POST one job, exactly once: after an answer that never came, the job is looked up
+        by its tags; found, it is the job; not found, the claim stays for the next apply."""
+        try:
+            job = guard(self.settings, "submit the job", run, create=True)
+        except SubmitUncertain as exc:
+            found = self._by_part(request).get(part)
+            if found is not None:
+                return found
+            raise ServiceUnavailable(
+                f"{exc}; none carries the run's tags yet, so the claim stays: the next apply "
+                "adopts it by tag or submits"
+            ) from None
+        ids = chunks([c.circuit_id for c in request.circuits], self.settings.max_circuits_per_job)
+        return JobRef(job.job_id(), tuple(ids[part]))
+
     def find_jobs(self, request: RunRequest) -> tuple[JobRef, ...]:
-        """Jobs already tagged with this spec's name and run id (one per part): a crash after
-        submit must not submit twice. Both tags: run ids are not unique across specs."""
+        """Every job tagged with this spec's name and run id, oldest first (a crash after
+        submit must not submit twice; a part found twice is the caller's surplus). Both tags:
+        run ids are not unique across specs."""
+        refs = self._tagged(request)
+        by_part: dict[int, JobRef] = {}
+        for part, ref in refs:  # a duplicated part keeps its first job
+            by_part.setdefault(part, ref)
+        self._found[request.run_id] = by_part
+        return tuple(ref for _, ref in refs)
+
+    def _by_part(self, request: RunRequest) -> dict[int, JobRef]:
+        by_part: dict[int, JobRef] = {}
+        for part, ref in self._tagged(request):
+            by_part.setdefault(part, ref)
+        return by_part
+
+    def _tagged(self, request: RunRequest) -> list[tuple[int, JobRef]]:
+        """(part, job) of every job carrying the run's tags, oldest first."""
         jobs = guard(
             self.settings,
             "look up jobs by tag",
             lambda: self.service.jobs(job_tags=list(request.tags), limit=None),
         )
-        if not jobs:
-            return ()
-        ids = [c.circuit_id for c in request.circuits]
-        parts = chunks(ids, self.settings.max_circuits_per_job)
+        parts = chunks([c.circuit_id for c in request.circuits], self.settings.max_circuits_per_job)
+        found = []
+        for job in reversed(jobs or []):
+            part = part_of(job.tags or [])
+            if part < len(parts):
+                found.append((part, JobRef(job.job_id(), tuple(parts[part]))))
+        return found
 
-        def part_of(job: Any) -> int:
-            tag = next((t for t in (job.tags or []) if t.startswith("qrun:part:")), "qrun:part:0")
-            return int(tag.rsplit(":", 1)[1])
+    def pending_listing(self) -> dict[str, Any]:
+        """The instance's pending qrun-tagged jobs by id: one listing per pass, shared by every
+        run collected in it (a pending job then costs no request of its own)."""
+        if self.settings.pending is None:
+            jobs = guard(
+                self.settings,
+                "list pending jobs",
+                lambda: self.service.jobs(job_tags=["qrun"], pending=True, limit=LISTING_LIMIT),
+            )
+            self.settings.pending = {job.job_id(): job for job in jobs or []}
+        return self.settings.pending
 
-        by_part: dict[int, JobRef] = {}
-        for job in reversed(jobs):  # oldest first: a duplicated part keeps its first job
-            if part_of(job) < len(parts):
-                by_part.setdefault(part_of(job), JobRef(job.job_id(), tuple(parts[part_of(job)])))
-        self._found[request.run_id] = by_part
-        return tuple(by_part[i] for i in sorted(by_part))
+    def strays(self, tags: Sequence[str], known: Sequence[str]) -> list[tuple[str, int]]:
+        """(id, part) of pending jobs carrying all of a run's tags that its record lacks."""
+        return sorted(
+            (job_id, part_of(job.tags or []))
+            for job_id, job in self.pending_listing().items()
+            if job_id not in known and set(tags) <= set(job.tags or [])
+        )
 
     def collect(self, job_ids: Sequence[str]) -> list[JobOutcome]:
-        """Poll each pending job once; fetch results and QPU seconds of finished ones."""
+        """Jobs in this pass's pending listing are still pending (no request); each other one
+        finished: look it up once, fetch results and QPU seconds, or its error."""
         from runner.analysis.record import encode_primitive_result
 
+        pending = self.pending_listing()
         outcomes = []
         for job_id in job_ids:
+            if job_id in pending:
+                job = pending[job_id]
+                outcomes.append(
+                    JobOutcome(job_id, JobStatus.QUEUED, queue_length=self.queue_length(job))
+                )
+                continue
             job = guard(self.settings, f"look up job {job_id}", partial(self.service.job, job_id))
             raw = guard(self.settings, f"poll job {job_id}", job.status)
             status = STATUS.get(str(raw), JobStatus.QUEUED)
@@ -273,6 +325,12 @@ class IbmBackend:
         if (usage or {}).get("usage_limit_reached"):
             return 0.0
         return float(left) if left is not None else None
+
+
+def part_of(tags: Sequence[str]) -> int:
+    """The batch part a job carries (qrun:part:<i>); a single-job run is part 0."""
+    tag = next((t for t in tags if t.startswith("qrun:part:")), "qrun:part:0")
+    return int(tag.rsplit(":", 1)[1])
 
 
 def _backend_or_none(backend: IbmBackend, name: str) -> Any:

@@ -1,17 +1,26 @@
 """The IBM Quantum client seam: credentials read once from the environment, one
-QiskitRuntimeService per invocation, and every client call run through `guard`, which
-turns the client's many error shapes into one clear BackendError without the token.
+QiskitRuntimeService per invocation with bounded HTTP (runner/backends/ibm_http.py), and
+every client call run through `guard`, which turns the client's many error shapes into one
+clear BackendError without the token, and never repeats a job creation.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from runner.deadline import Deadline, DeadlineExceeded, seconds_from_env
 from runner.endpoints import checked_url
-from runner.errors import BackendError, CredentialsError, ServiceUnavailable
+from runner.errors import (
+    BackendError,
+    CredentialsError,
+    Rejected,
+    ServiceUnavailable,
+    SubmitUncertain,
+)
 
 RETRY_ATTEMPTS = 4
 RETRY_BASE_SECONDS = 0.5
@@ -20,7 +29,7 @@ T = TypeVar("T")
 
 
 class IbmSettings:
-    """IBM Quantum credentials and endpoint, read once from the environment."""
+    """IBM Quantum credentials, endpoint, timeouts and deadline, read once from the environment."""
 
     def __init__(self, environ: dict[str, str] | Any, max_circuits_per_job: int = 300) -> None:
         self.token = environ.get("IBM_QUANTUM_TOKEN", "").strip()
@@ -29,10 +38,14 @@ class IbmSettings:
         self.url = environ.get("IBM_QUANTUM_URL", "").strip() or None
         if self.url:  # the API key and bearer tokens go there: never in clear
             checked_url("IBM_QUANTUM_URL", self.url, CredentialsError)
+        self.connect_timeout = seconds_from_env(environ, "QRUN_IBM_CONNECT_TIMEOUT", 10.0)
+        self.read_timeout = seconds_from_env(environ, "QRUN_IBM_READ_TIMEOUT", 60.0)
+        self.deadline = Deadline.from_env(environ)
         self.max_circuits_per_job = max_circuits_per_job
         self.service: Any = None  # created on first use, then shared by every target
         self.unavailable: str | None = None  # set once the service is down: fail fast after
         self.queues: dict[str, int | None] = {}  # backend name -> queue length, this invocation
+        self.pending: dict[str, Any] | None = None  # job id -> job: this pass's pending listing
 
     def __repr__(self) -> str:  # the token never appears in a repr
         return (
@@ -59,6 +72,8 @@ def service_for(settings: IbmSettings) -> Any:
 
     from qiskit_ibm_runtime import QiskitRuntimeService
 
+    from runner.backends.ibm_http import configure_http
+
     # "Loading account with the given token" is logged at WARNING on every construction.
     logging.getLogger("qiskit_ibm_runtime.qiskit_runtime_service").setLevel(logging.ERROR)
     kwargs: dict[str, Any] = {
@@ -69,38 +84,74 @@ def service_for(settings: IbmSettings) -> Any:
     if settings.url:
         kwargs["url"] = settings.url
         kwargs["url_resolver"] = lambda url, instance, private, channel: url.rstrip("/") + "/api/v1"
-    settings.service = guard(
-        settings, "connect to IBM Quantum", lambda: QiskitRuntimeService(**kwargs)
-    )
-    return settings.service
+    what = "connect to IBM Quantum"
+    service = guard(settings, what, lambda: bounded(settings, what, QiskitRuntimeService, kwargs))
+    configure_http(service, settings.connect_timeout, settings.read_timeout, settings.deadline)
+    settings.service = service
+    return service
+
+
+def bounded(settings: IbmSettings, what: str, make: Callable[..., T], kwargs: dict[str, Any]) -> T:
+    """The service constructor, waited for at most until the deadline: it talks to IBM Cloud
+    before qrun can configure its sessions (the thread is abandoned, it posts no job)."""
+    done: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            done["value"] = make(**kwargs)
+        except BaseException as exc:  # handed to the caller's thread
+            done["error"] = exc
+
+    worker = threading.Thread(target=run, name="qrun-ibm-connect", daemon=True)
+    worker.start()
+    worker.join(max(settings.deadline.remaining(), 0.0))
+    if worker.is_alive():
+        raise DeadlineExceeded(settings.deadline.message(f"IBM Quantum: could not {what}"))
+    if "error" in done:
+        raise done["error"]
+    return done["value"]  # type: ignore[no-any-return]
 
 
 CREDENTIALS_HINT = (
     "check IBM_QUANTUM_TOKEN (an IBM Cloud API key), IBM_QUANTUM_INSTANCE (the instance CRN) "
     "and IBM_QUANTUM_CHANNEL"
 )
+LATER = "pending runs are picked up by the next apply"
 
 
-def guard(settings: IbmSettings, what: str, call: Callable[[], T]) -> T:
-    """Run a client call: clear errors, no token leaks, and retries only where the client
-    has none (it already retries 5xx five times with backoff and honours Retry-After)."""
+def guard(settings: IbmSettings, what: str, call: Callable[[], T], create: bool = False) -> T:
+    """Run a client call: clear errors, no token leaks, bounded by the deadline. Reads are
+    retried where the client has no retry of its own; a job creation (`create`) never is: an
+    unanswered one raises SubmitUncertain, and the caller looks the job up by its tags."""
     if settings.unavailable:
         raise ServiceUnavailable(f"IBM Quantum: could not {what}: {settings.unavailable}")
     started = time.monotonic()
     for attempt in range(RETRY_ATTEMPTS):
+        settings.deadline.check(f"IBM Quantum: could not {what}")
         try:
             return call()
+        except DeadlineExceeded:
+            raise
         except Exception as exc:  # boundary: every client error is classified here
             kind, problem = classify(settings, exc)
+        if settings.deadline.expired:
+            raise DeadlineExceeded(
+                settings.deadline.message(f"IBM Quantum: could not {what} ({problem})")
+            ) from None
         if kind == "auth":
             raise CredentialsError(
                 f"IBM Quantum refused the credentials while trying to {what} ({problem}): "
                 + CREDENTIALS_HINT
             ) from None
+        if kind == "rejected":
+            raise Rejected(f"IBM Quantum rejected the request to {what}: {problem}") from None
+        if create and kind != "error":
+            raise SubmitUncertain(
+                f"IBM Quantum: could not {what} ({problem}); the job may exist"
+            ) from None
         if kind == "down":
             settings.unavailable = (
-                f"the service is unavailable ({problem}, after the client's own retries); "
-                "pending runs are picked up by the next apply"
+                f"the service is unavailable ({problem}, after the client's own retries); {LATER}"
             )
             raise ServiceUnavailable(
                 f"IBM Quantum: could not {what}: {settings.unavailable}"
@@ -108,12 +159,13 @@ def guard(settings: IbmSettings, what: str, call: Callable[[], T]) -> T:
         if kind == "error":
             raise BackendError(f"IBM Quantum: could not {what}: {problem}") from None
         delay = min(RETRY_BASE_SECONDS * 2**attempt, RETRY_MAX_SECONDS)
-        if time.monotonic() - started + delay > RETRY_MAX_SECONDS:
+        if time.monotonic() - started + delay > min(
+            RETRY_MAX_SECONDS, settings.deadline.remaining()
+        ):
             break
         time.sleep(delay)
     raise ServiceUnavailable(
-        f"IBM Quantum: could not {what} after {attempt + 1} attempts ({problem}); "
-        "pending runs are picked up by the next apply"
+        f"IBM Quantum: could not {what} after {attempt + 1} attempts ({problem}); {LATER}"
     )
 
 
@@ -124,15 +176,40 @@ def summary(text: str) -> str:
         return f"HTTP {retried.group(1)} on every retry"
     http = re.search(r"\b(\d{3}) (?:Client|Server) Error: ([A-Za-z ]+?)(?: for url|$)", text)
     if http:
-        return f"HTTP {http.group(1)} {http.group(2)}"
-    if re.search(r"Connection refused|NewConnectionError|RemoteDisconnected", text):
+        reason = re.search(r"\.\s+([^.]*?[^\s.][^.]*?), Error code: (\w+)\.", text)
+        detail = f": {reason.group(1).strip()} (error code {reason.group(2)})" if reason else ""
+        return f"HTTP {http.group(1)} {http.group(2)}{detail}"
+    if re.search(r"Connection refused|NewConnectionError", text):
         return "connection refused"
+    if re.search(r"RemoteDisconnected|Connection aborted|Connection reset|ProtocolError", text):
+        return "connection dropped before an answer"
+    if re.search(r"[Rr]ead timed out|ReadTimeout|deadline passed|timed out", text):
+        return "no answer before the read timeout"
     line = next((s for s in text.strip(" '\"\n").splitlines() if s.strip()), "")
     return line.strip(" '\"")[:200] or "no details"
 
 
+def status_code(exc: BaseException) -> int | None:
+    """The HTTP status the service answered with, found anywhere in the exception chain
+    (the client re-raises `from None`, which keeps the original as __context__)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        code = getattr(current, "status_code", None)
+        if isinstance(code, int) and code > 0:
+            return code
+        response = getattr(current, "response", None)
+        code = getattr(response, "status_code", None)
+        if isinstance(code, int) and code > 0:
+            return code
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def classify(settings: IbmSettings, exc: BaseException) -> tuple[str, str]:
-    """(kind, one-line summary); kind is auth, retry (not retried by the client), down, error."""
+    """(kind, one-line summary); kind is auth, rejected (a 4xx answer), retry (not retried by
+    the client, or a transport error), down (past the client's retries), error."""
     from qiskit_ibm_runtime.exceptions import IBMAccountError, IBMNotAuthorizedError
     from requests.exceptions import RequestException
 
@@ -149,8 +226,15 @@ def classify(settings: IbmSettings, exc: BaseException) -> tuple[str, str]:
         return "auth", summary(text)
     if re.search(r"too many \d{3} error responses|Max retries exceeded", text):
         return "down", summary(text)
-    if re.search(r"\b(401|403)\b|[Uu]nauthori[sz]ed|[Ff]orbidden", text):
+    code = status_code(exc)
+    if code in (401, 403) or re.search(r"\b(401|403)\b|[Uu]nauthori[sz]ed|[Ff]orbidden", text):
         return "auth", summary(text)
+    if code == 429 or (code is not None and code >= 500):
+        return "retry", summary(text)
+    if code is not None and 400 <= code < 500:
+        return "rejected", summary(text)
     if re.search(r"\b(429|500|502|503|504)\b|Too Many Requests", text):
+        return "retry", summary(text)
+    if re.search(r"RemoteDisconnected|Connection aborted|Connection reset|timed out|Timeout", text):
         return "retry", summary(text)
     return "error", summary(text)

@@ -237,6 +237,10 @@ class LocalBackend:
         """Nothing to adopt: local jobs do not outlive the process that ran them."""
         return ()
 
+    def strays(self, tags: Sequence[str], known: Sequence[str]) -> list[tuple[str, int]]:
+        """None: no local job outlives the process that ran it."""
+        return []
+
     def collect(self, job_ids: Sequence[str]) -> list[JobOutcome]:
         """Outcomes of jobs run in this process; others are FAILED with the way forward."""
         with _outcomes_lock:

@@ -184,6 +184,14 @@ class RuntimeAPI:
         """``GET /jobs`` with the client's filters; ``count`` ignores limit/offset."""
         wanted_tags = request.query.get("tags", [])
         pending = request.arg("pending")
+        for job in self.jobs.all():  # a listing counts as one poll of each pending job it covers
+            if job.pending and all(t in job.tags for t in wanted_tags):
+                self.jobs.poll(
+                    job.id,
+                    self.config.queued_polls,
+                    self.config.running_polls,
+                    blocked=self.limit_reached(),
+                )
         after, before = _when(request.arg("created_after")), _when(request.arg("created_before"))
         selected = [
             j

@@ -12,7 +12,10 @@ from typing import Any
 class Fault:
     """Answer ``times`` matching requests with ``status`` (after ``delay`` seconds).
 
-    ``status=None`` with a ``delay`` makes a slow but otherwise normal answer.
+    ``status=None`` with a ``delay`` makes a slow but otherwise normal answer (a delayed
+    POST is processed only after the delay). ``drop=True`` closes the connection instead of
+    answering. ``after=True`` processes the request first and then loses the answer (the
+    ``status`` or the drop replaces it): a job created whose id never reached the client.
     """
 
     method: str
@@ -22,6 +25,8 @@ class Fault:
     retry_after: float | None = None
     delay: float | None = None
     message: str | None = None
+    drop: bool = False
+    after: bool = False
     hits: int = 0
 
     def matches(self, method: str, path: str) -> bool:
@@ -49,6 +54,8 @@ class FaultInjector:
         retry_after: float | None = None,
         delay: float | None = None,
         message: str | None = None,
+        drop: bool = False,
+        after: bool = False,
     ) -> Fault:
         """Register a fault; ``path_regex`` is searched in the path without the query."""
         fault = Fault(
@@ -59,6 +66,8 @@ class FaultInjector:
             retry_after=retry_after,
             delay=delay,
             message=message,
+            drop=drop,
+            after=after,
         )
         with self._lock:
             self._faults.append(fault)

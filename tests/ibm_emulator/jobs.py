@@ -9,6 +9,7 @@ usage limit is reached (the real service accepts work it cannot run yet).
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 from collections.abc import Iterator, Mapping
@@ -173,6 +174,28 @@ class JobBook(Mapping[str, EmulatedJob]):
                     job.held = False
             else:
                 self._jobs[job_id].held = False
+
+    def duplicate(self, job_id: str) -> str:
+        """A second job with the same tags, program and result: what a client retry of a
+        POST /jobs whose answer was lost leaves on the service. Returns its id."""
+        with self._lock:
+            original = self._jobs[job_id]
+            twin = dataclasses.replace(
+                original,
+                id=new_job_id(),
+                status="Queued",
+                polls=0,
+                created=utc_now(),
+                running=None,
+                finished=None,
+                reason=None,
+                reason_code=None,
+                result_text=None,
+                charged_seconds=0,
+                held=original.held or self.hold_new,
+            )
+            self._jobs[twin.id] = twin
+            return twin.id
 
     def fail_next(
         self, reason: str = "Job failed in emulator", reason_code: int | None = None, count: int = 1

@@ -95,12 +95,13 @@ class _Handler(BaseHTTPRequestHandler):
         fault = self.server.faults.take(self.command, parts.path)
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
+        reply = None
+        if fault is None or fault.after or (fault.status is None and not fault.drop):
+            reply = self._route(parts.path, query, body)
         if fault is not None and fault.status is not None:
             reply = error(fault.status, fault.message or f"Injected fault {fault.status}")
             if fault.retry_after is not None:
                 reply.headers["Retry-After"] = f"{fault.retry_after:g}"
-        else:
-            reply = self._route(parts.path, query, body)
         self.server.recorder.append(
             RecordedRequest(
                 method=self.command,
@@ -111,9 +112,13 @@ class _Handler(BaseHTTPRequestHandler):
                 headers=dict(self.headers.items()),
                 body=body,
                 fields=_fields(body),
-                status=reply.status,
+                status=0 if reply is None or (fault and fault.drop) else reply.status,
             )
         )
+        if fault is not None and fault.drop:
+            self.close_connection = True  # no answer at all: the client sees the connection end
+            return
+        assert reply is not None
         self._send(reply)
 
     def _route(self, path: str, query: dict[str, list[str]], body: bytes) -> Reply:

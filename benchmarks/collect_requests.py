@@ -1,6 +1,7 @@
 """IBM Quantum API requests of one `qrun apply` collect pass: 100 completed experiments plus
-1 pending job, versus the same plus 10 pending jobs. The count should grow with the pending
-jobs only; completed experiments must cost nothing.
+1, 10 and 100 pending jobs. Completed experiments must cost nothing, and pending jobs O(1):
+one listing of the instance's pending qrun-tagged jobs per pass (plus one request per job
+that finished, none here).
 
 The emulator from tests/ibm_emulator runs in this process; the completed experiments' locks
 are written directly with the runner's own lock functions (their history is not what is
@@ -43,11 +44,21 @@ shots = 100
 name = "bell"
 template = "bell"
 """
+SWEEP = """[[circuits]]
+name = "qv"
+template = "quantum_volume"
+params = {{ width = 2, depth = 1 }}
+sweep = {{ seed = {seeds} }}
+"""
 
 
-def write_spec(root: Path, name: str) -> Path:
+def write_spec(root: Path, name: str, jobs: int = 1) -> Path:
+    """A spec of `jobs` circuits (one job each, with QRUN_MAX_CIRCUITS_PER_JOB=1)."""
     path = root / "specs" / f"{name}.toml"
-    path.write_text(SPEC.format(name=name), encoding="utf-8")
+    text = SPEC.format(name=name)
+    if jobs > 1:
+        text = text.split("[[circuits]]")[0] + SWEEP.format(seeds=list(range(jobs)))
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -100,28 +111,30 @@ def main() -> None:
         (root / "reports").mkdir()
         os.environ.update(emulator.client_env())
         for var in ("QRUN_MAX_PENDING_JOBS", "QRUN_SUBMISSIONS_PER_MINUTE"):
-            os.environ[var] = "100"
+            os.environ[var] = "1000"
+        os.environ["QRUN_MAX_CIRCUITS_PER_JOB"] = "1"
         completed_history(root)
         emulator.jobs.hold()
         counts = {}
-        for pending in (1, 10):
-            while emulator.submissions < pending:
-                write_spec(root, f"pending-{emulator.submissions:02d}")
-                apply(root)  # submits the new spec; its job is held queued
+        for pending in (1, 10, 100):
+            write_spec(root, f"pending-{pending:03d}", pending - emulator.submissions)
+            apply(root)  # submits the new spec's jobs; they are held queued
+            assert emulator.submissions == pending
             counts[pending] = collect_pass(root, emulator)
         emulator.jobs.release()
         emulator.clear_requests()
         apply(root)
         finishing = len(emulator.requests)
-    one, ten = sum(counts[1].values()), sum(counts[10].values())
-    print(
-        f"collect pass over {COMPLETED} completed experiments: {one} requests with 1 pending "
-        f"job, {ten} with 10 pending -> ratio {ten / one:.2f}x; "
-        f"per extra pending job {(ten - one) / 9:.1f} requests; "
-        f"the pass that finishes all 10: {finishing} requests"
-    )
-    for line, n in sorted(counts[10].items()):
-        print(f"  10 pending: {n:3d} x {line}")
+    base = sum(counts[1].values())
+    for pending, count in counts.items():
+        total = sum(count.values())
+        print(
+            f"collect pass over {COMPLETED} completed experiments and {pending:3d} pending "
+            f"job(s): {total} requests, {total / base:.2f}x the 1-pending pass"
+        )
+    print(f"the pass that finishes all 100: {finishing} requests")
+    for line, n in sorted(counts[100].items()):
+        print(f"  100 pending: {n:3d} x {line}")
 
 
 if __name__ == "__main__":

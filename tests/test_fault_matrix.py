@@ -153,7 +153,7 @@ def audit(world: World) -> Tally:
     for _name, run in runs:
         for job in run.jobs:
             recorded[job.id] = (run, job, False)
-        for job in run.surplus:
+        for job in getattr(run, "surplus", ()):  # (so the matrix also audits older qrun)
             recorded[job.id] = (run, job, True)
     jobs = world.emulator.jobs
     tally.orphan_jobs = sum(1 for job_id in jobs if job_id not in recorded)

@@ -1,0 +1,56 @@
+"""Collection costs O(1) in pending jobs: one listing of the instance's pending qrun-tagged
+jobs per pass, no request per pending job. Real client, emulator over HTTP."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import qiskit_ibm_runtime  # noqa: F401  (main-thread import: see tests/test_ibm_backend.py)
+
+from tests.ibm_emulator import IBMRuntimeEmulator
+from tests.test_ibm_backend import FAST, latest, qrun, spec_text, use_specs
+
+JOB_ID = re.compile(r"/jobs/\w+")
+QV = (
+    '[[circuits]]\nname = "qv"\ntemplate = "quantum_volume"\n'
+    "params = {{ width = 2, depth = 1 }}\nsweep = {{ seed = {seeds} }}\n"
+)
+
+
+def collect_pass(emulator: IBMRuntimeEmulator, capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """The Runtime API requests of one apply that only collects."""
+    emulator.clear_requests()
+    assert qrun(capsys, "apply").code == 0
+    return [m + " " + JOB_ID.sub("/jobs/{id}", p) for m, p in emulator.api_requests()]
+
+
+@pytest.mark.parametrize("pending", [1, 4])
+def test_a_collect_pass_costs_the_same_for_any_number_of_pending_jobs(
+    project: Path,
+    make_ibm_emulator: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    pending: int,
+) -> None:
+    for name, value in (("QRUN_MAX_CIRCUITS_PER_JOB", "1"), ("QRUN_MAX_PENDING_JOBS", "10"),
+                        ("QRUN_SUBMISSIONS_PER_MINUTE", "10")):  # fmt: skip
+        monkeypatch.setenv(name, value)
+    emulator = make_ibm_emulator(**FAST)
+    emulator.jobs.hold()
+    use_specs(project, hw=spec_text("hw", circuits=QV.format(seeds=list(range(pending)))))
+    assert qrun(capsys, "apply").code == 0
+    assert emulator.submissions == pending
+    requests = collect_pass(emulator, capsys)
+    assert requests.count("GET /jobs") == 1  # one listing of the pending jobs
+    assert not any(r.startswith("GET /jobs/{id}") for r in requests)  # nothing per pending job
+    assert len(requests) == 4  # listing, backends, configuration, status: same for any count
+    assert latest(project, "hw")["status"] == "queued"
+
+    emulator.jobs.release()
+    finishing = collect_pass(emulator, capsys)
+    assert finishing.count("GET /jobs") == 1
+    assert finishing.count("GET /jobs/{id}/results") == pending  # each finished job, once
+    assert latest(project, "hw")["status"] == "completed"

@@ -6,6 +6,7 @@ a later runner cannot recover. (Collection is in runner/collect.py.)
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -52,10 +53,17 @@ class RunContext:
     claim: Callable[[Lock, RunRecord], bool] = lambda lock, run: True
     checkpoint: Callable[[str], None] = lambda message: None
     lease: timedelta = timedelta(minutes=30)  # how long a claim is ours without renewal
+    started: float = field(default_factory=time.monotonic)
     uploaded: int = 0
     skipped: int = 0
     messages: list[str] = field(default_factory=list)
     queue_lengths: dict[str, int] = field(default_factory=dict)
+
+    def lease_from_now(self) -> str:
+        """The end of a lease taken now: the invocation's clock plus the time spent since."""
+        return format_time(
+            self.now + timedelta(seconds=time.monotonic() - self.started) + self.lease
+        )
 
     def put(self, bucket: Any, key: str, data: bytes) -> ObjectRecord:
         outcome = self.store.put(bucket, key, data)
@@ -93,7 +101,7 @@ def submit(ctx: RunContext, spec: Spec, lock: Lock, run_id: str, trigger: str) -
     """Claim the run, adopt jobs already tagged with its id or submit, and record the jobs."""
     check_store(ctx, spec.name, run_id)
     stamp = format_time(ctx.now)
-    lease = format_time(ctx.now + ctx.lease)
+    lease = ctx.lease_from_now()
     existing = next((r for r in lock.runs if r.id == run_id), None)
     run = existing or RunRecord(
         id=run_id,
@@ -135,7 +143,10 @@ def submit(ctx: RunContext, spec: Spec, lock: Lock, run_id: str, trigger: str) -
                 f"{spec.name}: adopted {len(adopted)} job(s) already submitted for {run_id}; "
                 "submitting the missing part(s)"
             )
-        if not ctx.claim(lock, run):  # the lease renewed by a push: still ours, or back off
+        run = run.with_(lease_expires=ctx.lease_from_now())  # renewed by a pushed update:
+        lock = lock.upsert(run)  # the push fails if another runner took the claim over
+        ctx.persist(lock)
+        if not ctx.claim(lock, run):
             raise ClaimLost(f"{spec.name}: run {run_id} was taken over by another runner")
         try:
             submission = backend.submit(request)

@@ -160,7 +160,11 @@ def submit(ctx: RunContext, spec: Spec, lock: Lock, run_id: str, trigger: str) -
             if not isinstance(exc, Rejected) and backend.find_jobs(request):
                 raise
             failed = run.with_(
-                status=RunStatus.FAILED, error=str(exc), updated=stamp, finished=stamp
+                status=RunStatus.FAILED,
+                error=str(exc),
+                updated=stamp,
+                finished=stamp,
+                lease_expires=None,
             )
             lock = lock.upsert(failed)
             ctx.persist(lock)
@@ -171,6 +175,7 @@ def submit(ctx: RunContext, spec: Spec, lock: Lock, run_id: str, trigger: str) -
     doc["calibration"] = dict(submission.calibration)
     run = run.with_(
         status=RunStatus.QUEUED,
+        lease_expires=None,  # a lease only matters while claimed (and finished records stay stable)
         backend=submission.backend,
         updated=stamp,
         jobs=tuple(

@@ -80,7 +80,7 @@ sweep = { num_qubits = [3], phase_index = [0, 1, 2, 3, 4, 5, 6, 7, 8] }
 def test_submission_and_analysis_in_different_processes(
     project: Path, make_ibm_emulator: Any
 ) -> None:
-    emulator = make_ibm_emulator()  # queued for one poll: the first apply only submits
+    emulator = make_ibm_emulator(running_polls=0)  # queued for one poll: the first only submits
     use_specs(project, hw=spec_text("hw", circuits=READOUT_GHZ, shots=200))
     first = qrun_subprocess(project, "apply")
     assert first.code == 0, first.text

@@ -17,6 +17,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -301,13 +302,19 @@ def scenario_slow_owner_and_takeover(world: World) -> None:
         git(world.tmp_path, "clone", "--quiet", str(origin), str(where))
         runners.append(where)
     world.emulator.jobs.hold()
-    slow = world.emulator.faults.add("POST", r"/api/v1/jobs$", None, delay=15)
-    owner = world.start(runners[0], "apply", "--push", QRUN_STALE_CLAIM_MINUTES="1")
+    gate = threading.Event()  # A's POST is held until B has taken over and submitted
+    slow = world.emulator.faults.add("POST", r"/api/v1/jobs$", None, gate=gate)
+    owner = world.start(
+        runners[0], "apply", "--push", QRUN_STALE_CLAIM_MINUTES="1", QRUN_IBM_READ_TIMEOUT="150"
+    )
     deadline = time.monotonic() + HANG_BOUND_SECONDS
     while slow.hits == 0:  # A's POST has reached the service and is being held
         assert owner.poll() is None and time.monotonic() < deadline, owner.communicate()
         time.sleep(0.1)
-    taker = world.finish(world.start(runners[1], "apply", "--push", QRUN_NOW=later()))
+    try:
+        taker = world.finish(world.start(runners[1], "apply", "--push", QRUN_NOW=later()))
+    finally:
+        gate.set()
     world.finish(owner)
     assert taker.code == 0, taker.out
     assert world.emulator.submissions == 2  # the race itself cannot be prevented

@@ -7,6 +7,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+MAX_GATE_S = 120.0
+
 
 @dataclass
 class Fault:
@@ -16,6 +18,8 @@ class Fault:
     POST is processed only after the delay). ``drop=True`` closes the connection instead of
     answering. ``after=True`` processes the request first and then loses the answer (the
     ``status`` or the drop replaces it): a job created whose id never reached the client.
+    ``gate`` holds the request until the test sets the event: a POST delayed exactly until
+    another runner has acted.
     """
 
     method: str
@@ -27,6 +31,7 @@ class Fault:
     message: str | None = None
     drop: bool = False
     after: bool = False
+    gate: threading.Event | None = None  # held until the test sets it (at most MAX_GATE_S)
     hits: int = 0
 
     def matches(self, method: str, path: str) -> bool:
@@ -56,6 +61,7 @@ class FaultInjector:
         message: str | None = None,
         drop: bool = False,
         after: bool = False,
+        gate: threading.Event | None = None,
     ) -> Fault:
         """Register a fault; ``path_regex`` is searched in the path without the query."""
         fault = Fault(
@@ -68,6 +74,7 @@ class FaultInjector:
             message=message,
             drop=drop,
             after=after,
+            gate=gate,
         )
         with self._lock:
             self._faults.append(fault)

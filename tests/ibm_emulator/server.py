@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from . import auth
 from .api import RuntimeAPI
-from .faults import FaultInjector, RecordedRequest, Recorder
+from .faults import MAX_GATE_S, FaultInjector, RecordedRequest, Recorder
 from .wire import Reply, Request, error
 
 API_PREFIX = "/api/v1"
@@ -95,6 +95,8 @@ class _Handler(BaseHTTPRequestHandler):
         fault = self.server.faults.take(self.command, parts.path)
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
+        if fault is not None and fault.gate is not None:
+            fault.gate.wait(MAX_GATE_S)
         reply = None
         if fault is None or fault.after or (fault.status is None and not fault.drop):
             reply = self._route(parts.path, query, body)

@@ -74,8 +74,9 @@ def test_bot_commits_left_unpushed_by_a_kill_are_published(
     tiny_origin: tuple[Path, Path], tmp_path: Path, moved_on: bool
 ) -> None:
     bare, work = tiny_origin
-    # the third push (claim, job ids, results): results committed, killed before they reach origin
-    first = qrun(work, "apply", "--push", QRUN_CRASH_AT="push@3")
+    # the fourth push (claim, lease renewal, job ids, results): results committed, killed
+    # before they reach origin
+    first = qrun(work, "apply", "--push", QRUN_CRASH_AT="push@4")
     assert killed(first), first.stdout + first.stderr
     assert origin_lock(bare, "tiny")["runs"][0]["status"] != "completed"
     ahead = git(work, "rev-list", "--count", "origin/main..HEAD")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -189,6 +190,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         log.emit("error", "command.interrupted", "qrun: interrupted", command=name)
         return 130
+    except BrokenPipeError:  # the reader went away (`qrun plan | head`): not a bug
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return 141  # as a process ended by SIGPIPE
     except Exception:  # the one boundary where bugs are caught, logged and reported
         debug = Path(".qrun") / "debug.log"
         debug.parent.mkdir(exist_ok=True)

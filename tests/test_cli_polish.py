@@ -123,3 +123,24 @@ def test_progress_names_the_work_when_it_starts() -> None:
         step("submit bell", done=False)  # plain lines: only finished work is counted
         step("submit bell")
     assert plain.getvalue() == "apply [1/1] submit bell\n"
+
+
+def test_a_reader_that_goes_away_is_not_a_bug(project: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "runner", "validate", "-v"],
+        cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0,
+    )  # fmt: skip
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.read(1)
+    process.stdout.close()  # like `| head -c 1`
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=120) in (0, 141)  # 0 when it had written all before
+    assert "internal error" not in err
+    assert not (project / ".qrun/debug.log").exists()

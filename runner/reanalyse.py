@@ -16,9 +16,10 @@ from typing import Any
 from runner.lock import Lock, RunRecord
 from runner.stores import keys
 
-ANALYSIS_VERSION = 2
+ANALYSIS_VERSION = 3
 """1: registers joined alphabetically, bootstrap interval, no ideal for dynamic circuits.
-2: declaration-order registers, exact dynamic ideals, coverage-measured interval, ceiling."""
+2: declaration-order registers, exact dynamic ideals, coverage-measured interval, ceiling.
+3: circuits with delays (T1/T2 sweeps) get their ideal: a delay is the noiseless identity."""
 
 
 def analysis_version(doc: dict[str, Any]) -> int:
@@ -65,7 +66,8 @@ def _stored_inputs(
 
 
 def _with_dynamic_ideals(request_doc: dict[str, Any]) -> dict[str, Any]:
-    """Older requests have no ideal for dynamic circuits: compute it from their QASM."""
+    """Older requests have no ideal for dynamic circuits or circuits with delays (the
+    simulator refused them, leaving no note): compute it from their QASM."""
     from runner.analysis.ideal import NOT_UNITARY, sampler_ideal
     from runner.templates.qasm import load_qasm
 
@@ -73,7 +75,7 @@ def _with_dynamic_ideals(request_doc: dict[str, Any]) -> dict[str, Any]:
         return request_doc
     circuits = []
     for circuit in request_doc["circuits"]:
-        if circuit.get("ideal") is None and str(circuit.get("ideal_note")) == NOT_UNITARY:
+        if circuit.get("ideal") is None and circuit.get("ideal_note") in (None, NOT_UNITARY):
             ideal, note = sampler_ideal(load_qasm(circuit["qasm"]))
             circuit = {**circuit, "ideal": ideal, "ideal_note": note}
         circuits.append(circuit)

@@ -253,6 +253,23 @@ def measured_mid_circuit() -> QuantumCircuit:
     return qc
 
 
+def test_delays_are_the_identity_in_the_ideal() -> None:
+    """T1 and Hahn-echo circuits are made of delays; a noiseless device ignores them."""
+    t1 = QuantumCircuit(1, 1)
+    t1.x(0)
+    t1.delay(50, 0, unit="us")
+    t1.measure(0, 0)
+    echo = QuantumCircuit(1, 1)
+    echo.sx(0)
+    echo.delay(25, 0, unit="us")
+    echo.x(0)
+    echo.delay(25, 0, unit="us")
+    echo.sx(0)
+    echo.measure(0, 0)
+    assert ideal_probabilities(t1) == pytest.approx({"1": 1.0})
+    assert ideal_probabilities(echo) == pytest.approx({"0": 1.0})
+
+
 def test_mid_circuit_measurement_gets_its_exact_ideal() -> None:
     qc = measured_mid_circuit()
     assert ideal_probabilities(qc) == pytest.approx({k: 0.25 for k in ("00", "01", "10", "11")})

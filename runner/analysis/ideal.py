@@ -51,6 +51,9 @@ def _unitary_part(circuit: QuantumCircuit) -> QuantumCircuit | None:
         operation = instruction.operation
         if instruction.clbits or operation.name == "reset" or isinstance(operation, ControlFlowOp):
             return None  # a simulator would sample these: the "ideal" would be random
+    # A delay is the identity on a noiseless device (T1/T2 sweeps are built of them), and
+    # the statevector simulators refuse it: drop it from the ideal.
+    unitary_part.data = [i for i in unitary_part.data if i.operation.name != "delay"]
     return unitary_part
 
 

@@ -30,6 +30,8 @@ def lint(session: nox.Session) -> None:
         ".github/workflows/plan.yml",
         ".github/workflows/run.yml",
         ".github/workflows/ci.yml",
+        ".github/workflows/qrun-plan.yml",
+        ".github/workflows/qrun-apply.yml",
     )
     session.run("zizmor", "--offline", "--min-severity", "medium", ".github/workflows")
 

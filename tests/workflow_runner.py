@@ -4,8 +4,11 @@ GitHub itself is out of reach, so the tests execute the workflows' own shell scr
 bash, in order, with the env files a runner provides (GITHUB_STEP_SUMMARY, GITHUB_OUTPUT,
 GITHUB_ENV, GITHUB_PATH, GITHUB_EVENT_PATH) and the `${{ }}` expressions of `env:` and
 `if:` evaluated against a context. `uses:` steps are skipped: the caller prepares the
-checkout and Python itself. Only the small expression language our workflows use is
-understood; anything else raises, so a workflow change cannot be silently misread.
+checkout and Python itself. `run_workflow` runs a whole workflow: jobs in `needs` order,
+job `if:`, job outputs, `strategy.matrix` (also from `fromJSON`), and jobs that call a
+reusable workflow (`uses:` at job level, with `with:` inputs and explicit `secrets:`).
+Only the small expression language our workflows use is understood; anything else raises,
+so a workflow change cannot be silently misread.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any
 import yaml
 
 _TOKEN = re.compile(
-    r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>\d+(?:\.\d+)?)|(?P<op>&&|\|\||==|!=|[!()])"
+    r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>\d+(?:\.\d+)?)|(?P<op>&&|\|\||==|!=|[!(),])"
     r"|(?P<name>[A-Za-z_][\w.-]*(?:\(\))?))"
 )
 _EXPR = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
@@ -45,6 +48,7 @@ class JobRun:
     summary: str = ""
     outputs: dict[str, dict[str, str]] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
+    job_outputs: dict[str, str] = field(default_factory=dict)  # the job's `outputs:`
 
     @property
     def ok(self) -> bool:
@@ -70,6 +74,12 @@ def _equal(a: Any, b: Any) -> bool:
     if isinstance(a, str) and isinstance(b, str):
         return a.casefold() == b.casefold()  # GitHub compares strings case-insensitively
     return bool(a == b)
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "fromJSON": lambda text: json.loads(text),
+    "toJSON": lambda value: json.dumps(value),
+}
 
 
 def evaluate(expr: str, context: Mapping[str, Any], status: Mapping[str, bool]) -> Any:
@@ -103,6 +113,14 @@ def evaluate(expr: str, context: Mapping[str, Any], status: Mapping[str, bool]) 
             return text[1:-1].replace("''", "'")
         if kind == "num":
             return float(text)
+        if kind == "name" and text in FUNCTIONS and tokens[index][1] == "(":
+            take()
+            args = [either()]
+            while tokens[index][1] == ",":
+                take()
+                args.append(either())
+            take()
+            return FUNCTIONS[text](*args)
         if kind == "name":
             if text.endswith("()"):
                 if text[:-2] not in status:
@@ -239,7 +257,22 @@ def run_job(
     `github.event` is event. A failed step skips later steps unless their `if:` says otherwise.
     """
     doc = yaml.safe_load(workflow.read_text(encoding="utf-8"))
-    job = doc["jobs"][job_id]
+    return _run_steps(
+        doc, doc["jobs"][job_id], workdir, event_name, event, context, base_env, temp, skip
+    )
+
+
+def _run_steps(
+    doc: Mapping[str, Any],
+    job: Mapping[str, Any],
+    workdir: Path,
+    event_name: str,
+    event: Mapping[str, Any],
+    context: Mapping[str, Any],
+    base_env: Mapping[str, str],
+    temp: Path,
+    skip: Callable[[Mapping[str, Any]], bool],
+) -> JobRun:
     temp.mkdir(parents=True, exist_ok=True)
     event_path = temp / "event.json"
     event_path.write_text(json.dumps(event, indent=2), encoding="utf-8")
@@ -285,4 +318,177 @@ def run_job(
             run.outputs[step["id"]] = parse_env_file(files["OUTPUT"])
             ctx["steps"][step["id"]] = {"outputs": run.outputs[step["id"]]}
         failed = failed or (proc.returncode != 0 and not step.get("continue-on-error", False))
+    run.job_outputs = {
+        k: substitute(str(v), ctx, {"success": not failed})
+        for k, v in job.get("outputs", {}).items()
+    }
     return run
+
+
+@dataclass
+class WorkflowRun:
+    """Every job run of a workflow (a matrix job once per combination), keyed like
+    `apply/plan` or `apply/apply[shard=1/4]`; skipped jobs are listed in `skipped`."""
+
+    jobs: dict[str, JobRun] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(j.ok for j in self.jobs.values())
+
+    @property
+    def log(self) -> str:
+        return "\n".join(f"# job {k}\n{j.log}" for k, j in self.jobs.items())
+
+
+def _typed(value: str, declared: Mapping[str, Any]) -> Any:
+    kind = declared.get("type", "string")
+    if kind == "boolean":
+        return value if isinstance(value, bool) else str(value).lower() == "true"
+    if kind == "number":
+        return float(value)
+    return value
+
+
+def _with_value(raw: Any, ctx: Mapping[str, Any], status: Mapping[str, bool]) -> Any:
+    """A `with:` value: a lone ${{ }} keeps its type, like GitHub; anything else is text."""
+    text = str(raw)
+    whole = _EXPR.fullmatch(text.strip())
+    if isinstance(raw, str) and whole:
+        return evaluate(whole.group(1), ctx, status)
+    return raw if not isinstance(raw, str) else substitute(text, ctx, status)
+
+
+def _combinations(matrix: Mapping[str, Any]) -> list[dict[str, Any]]:
+    import itertools
+
+    keys = [k for k in matrix if k not in ("include", "exclude")]
+    combos = [
+        dict(zip(keys, values, strict=True))
+        for values in itertools.product(*(matrix[k] for k in keys))
+    ]
+    if not keys:
+        combos = []
+    return combos + [dict(entry) for entry in matrix.get("include", [])]
+
+
+def run_workflow(
+    workflow: Path,
+    *,
+    event_name: str,
+    event: Mapping[str, Any],
+    context: Mapping[str, Any],
+    base_env: Mapping[str, str],
+    temp: Path,
+    checkout: Callable[[str], Path],
+    resolve: Callable[[str], Path] = lambda uses: Path(uses),
+    skip: Callable[[Mapping[str, Any]], bool] = lambda step: False,
+    prefix: str = "",
+) -> WorkflowRun:
+    """Run every job of workflow in `needs` order, each in checkout(job key) (a fresh clone,
+    as a hosted runner starts from). A job-level `uses:` is resolve()d to a local file and
+    run with its `with:` inputs (declared defaults applied) and only the secrets passed."""
+    doc = yaml.safe_load(workflow.read_text(encoding="utf-8"))
+    result = WorkflowRun()
+    needs_ctx: dict[str, dict[str, Any]] = {}
+    pending = dict(doc["jobs"])
+    while pending:
+        job_id, job = next(
+            (j, spec) for j, spec in pending.items() if all(n in needs_ctx for n in _needs(spec))
+        )
+        del pending[job_id]
+        needs = {n: needs_ctx[n] for n in _needs(job)}
+        results = [n["result"] for n in needs.values()]
+        status = {
+            "success": all(r == "success" for r in results),
+            "failure": any(r == "failure" for r in results),
+            "always": True,
+            "cancelled": False,
+        }
+        ctx = {
+            "inputs": {},
+            "secrets": {},
+            "vars": {},
+            **context,
+            "needs": needs,
+            "github": {"event_name": event_name, "event": event, **context.get("github", {})},
+        }
+        key = f"{prefix}{job_id}"
+        if not _truthy(evaluate(_condition(job), ctx, status)):
+            result.skipped.append(key)
+            needs_ctx[job_id] = {"result": "skipped", "outputs": {}}
+            continue
+        if "uses" in job:
+            called = resolve(job["uses"])
+            declared = _triggers(yaml.safe_load(called.read_text("utf-8")))["workflow_call"]
+            inputs = {
+                name: _typed(
+                    _with_value(
+                        job.get("with", {}).get(name, spec.get("default", "")), ctx, status
+                    ),
+                    spec,
+                )
+                for name, spec in (declared.get("inputs") or {}).items()
+            }
+            unknown = set(job.get("with", {})) - set(declared.get("inputs") or {})
+            if unknown:
+                raise ValueError(f"{key}: inputs not declared by {called.name}: {unknown}")
+            passed = job.get("secrets", {})
+            if passed == "inherit":
+                raise NotImplementedError("secrets: inherit (pass secrets explicitly)")
+            secrets = {k: _with_value(v, ctx, status) for k, v in passed.items()}
+            inner = run_workflow(
+                called,
+                event_name=event_name,
+                event=event,
+                context={**context, "inputs": inputs, "secrets": secrets},
+                base_env=base_env,
+                temp=temp / job_id,
+                checkout=checkout,
+                resolve=resolve,
+                skip=skip,
+                prefix=f"{key}/",
+            )
+            result.jobs.update(inner.jobs)
+            result.skipped += inner.skipped
+            needs_ctx[job_id] = {"result": "success" if inner.ok else "failure", "outputs": {}}
+            continue
+        matrix = job.get("strategy", {}).get("matrix")
+        if isinstance(matrix, str):
+            matrix = _with_value(matrix, ctx, status)
+        combos = _combinations(matrix) if matrix is not None else [{}]
+        if matrix is not None and not combos:
+            raise ValueError(f"{key}: the matrix is empty (GitHub fails such a job)")
+        outputs: dict[str, str] = {}
+        ok = True
+        for n, combo in enumerate(combos):
+            label = key + (
+                "[" + ",".join(f"{k}={v}" for k, v in combo.items()) + "]" if combo else ""
+            )
+            run = _run_steps(
+                doc,
+                job,
+                checkout(label),
+                event_name,
+                event,
+                {**ctx, "matrix": combo},
+                base_env,
+                temp / f"{job_id}-{n}",
+                skip,
+            )
+            result.jobs[label] = run
+            outputs.update(run.job_outputs)
+            ok = ok and run.ok
+        needs_ctx[job_id] = {"result": "success" if ok else "failure", "outputs": outputs}
+    return result
+
+
+def _needs(job: Mapping[str, Any]) -> list[str]:
+    needs = job.get("needs", [])
+    return [needs] if isinstance(needs, str) else list(needs)
+
+
+def _triggers(doc: Mapping[Any, Any]) -> dict[str, Any]:
+    on = doc.get("on", doc.get(True))
+    return on if isinstance(on, dict) else {name: None for name in ([on] if on else [])}

@@ -91,6 +91,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--shard", default=None, help="plan only shard K of N (K/N, as apply)")
     p.add_argument(
+        "--summary",
+        metavar="PATH",
+        default=None,
+        help="with --format markdown, also append the uncut plan to PATH (the job summary)",
+    )
+    p.add_argument(
         "--shards",
         type=int,
         default=None,

@@ -1,19 +1,27 @@
 """The plan as people read it: terminal rows, and Markdown for PR comments and step summaries.
 
-GitHub caps a PR comment at 65,536 characters; the Markdown is cut to fit with a note.
+The comment's layout, like Atlantis', Infracost's and CML's: the first line is a summary
+that names the specs; then one line per spec that changes; everything else (transpiled
+circuits, preview distributions, metric tables) is collapsed in <details>. Unchanged
+specs are counted, not listed. GitHub caps a comment at 65,536 characters: past that the
+details are dropped, spec by spec from the end, with a pointer to the job summary.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from runner.errors import Diagnostic
 from runner.plan import Action, Kind
+from runner.plan_metrics import metric_rows
 from runner.reports.markdown import md
 
-COMMENT_LIMIT = 65_000  # a little under GitHub's 65,536 to leave room for the marker
-STICKY_MARKER = "<!-- qrun:plan -->"
+COMMENT_LIMIT = 65_536  # GitHub's cap on a PR comment
+SUMMARY_LIMIT = 1_048_576  # GitHub's cap on a job summary
+STICKY_MARKER = "<!-- qrun:plan -->"  # the comment's last line: how the sticky one is found
+NAMES_SHOWN = 5  # specs named per summary group before "…"
 ICONS = {
     Kind.SUBMIT: "🚀 submit",
     Kind.COLLECT: "📥 collect",
@@ -23,6 +31,21 @@ ICONS = {
     Kind.DEFER: "⏸️ defer",
     Kind.NOOP: "· noop",
 }
+# summary groups, in the order they are written: (label, which actions)
+GROUPS: list[tuple[str, Any]] = [
+    ("to submit", lambda a: a.kind is Kind.SUBMIT and not _changed(a)),
+    ("changed", lambda a: a.kind is Kind.SUBMIT and _changed(a)),
+    ("to collect", lambda a: a.kind is Kind.COLLECT),
+    ("to report", lambda a: a.kind is Kind.REPORT),
+    ("to retire", lambda a: a.kind is Kind.RETIRE),
+    ("blocked", lambda a: a.kind is Kind.BLOCKED),
+    ("deferred", lambda a: a.kind is Kind.DEFER),
+]
+
+
+def _changed(action: Action) -> bool:
+    """A submission because the spec changed (not a new spec, a retry or a due schedule)."""
+    return action.reason.startswith("spec changed")
 
 
 def label(action: Action) -> str:
@@ -41,6 +64,69 @@ def plan_rows(actions: Sequence[Action]) -> list[list[str]]:
         ]
         for a in actions
     ]
+
+
+@dataclass(frozen=True)
+class PlanView:
+    """Everything the comment shows, gathered by `qrun plan`."""
+
+    actions: Sequence[Action]
+    specs: Mapping[str, Any] = field(default_factory=dict)
+    previews: Mapping[str, tuple[Any, list[Any]]] = field(default_factory=dict)  # by label
+    problems: Sequence[Diagnostic] = ()
+    changes: Sequence[Any] | None = None  # what a pull request changes (None: not a PR)
+    last_runs: Mapping[str, tuple[str, Mapping[str, Any]]] = field(default_factory=dict)
+    seconds_left: float | None = None  # QPU seconds left in the budget window
+
+
+def summary_line(view: PlanView) -> str:
+    """'2 to submit (bell-fez, ghz-scan) · 1 changed (qaoa-ring) · 14 unchanged · est. 42 QPU s
+    · 318 s left this window'."""
+    parts = []
+    for text, wanted in GROUPS:
+        names = sorted({label(a) for a in view.actions if wanted(a)})
+        if names:
+            shown = ", ".join(md(n) for n in names[:NAMES_SHOWN])
+            more = f", … {len(names) - NAMES_SHOWN} more" if len(names) > NAMES_SHOWN else ""
+            parts.append(f"{len(names)} {text} ({shown}{more})")
+    unchanged = sum(a.kind is Kind.NOOP for a in view.actions)
+    if unchanged or not parts:
+        parts.append(f"{unchanged} unchanged")
+    if view.problems:
+        parts.insert(0, f"❌ {len(view.problems)} invalid")
+    seconds = sum(a.estimate_seconds for a in view.actions if a.kind is Kind.SUBMIT)
+    parts.append(f"est. {seconds:g} QPU s")
+    if view.seconds_left is not None:
+        parts.append(f"{max(view.seconds_left, 0):g} s left this window")
+    return " · ".join(parts)
+
+
+def _spec_line(a: Action) -> str:
+    run = f" run `{md(a.run_id)}`" if a.run_id else ""
+    shape = ""
+    if "circuits" in a.details:
+        d = a.details
+        shape = f" · {d['circuits']} circuit(s) × {d['shots']} shots on {md(d['target'])}"
+    cost = f" · est. {a.estimate_seconds:g} QPU s" if a.estimate_seconds else ""
+    return f"- {ICONS[a.kind]} **{md(label(a))}**{run}: {md(a.reason)}{shape}{cost}"
+
+
+def _metric_table(run_id: str, analysis: Mapping[str, Any], spec: Any, items: list) -> list[str]:
+    rows = metric_rows(analysis, items, noiseless=spec.target == "local:aer")
+    if not rows:
+        return []
+    lines = [
+        f"Hellinger fidelity to the noiseless ideal (95% interval): last run `{md(run_id)}` "
+        "against the preview of this revision",
+        "",
+        "| metric | last run | preview | Δ |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        preview = f"{r.preview.text()} ({r.note})" if r.preview else f"— ({r.note})"
+        delta = f"{r.delta:+.3f}" if r.delta is not None else "—"
+        lines.append(f"| fidelity {md(r.circuit_id)} | {r.last.text()} | {preview} | {delta} |")
+    return [*lines, ""]
 
 
 def _distribution(dist: Mapping[str, float] | None, top: int = 4) -> str:
@@ -77,74 +163,81 @@ def preview_lines(p: Any) -> list[str]:
     return lines
 
 
-def plan_markdown(
-    actions: Sequence[Action],
-    specs: Mapping[str, Any],
-    previews: Mapping[str, tuple[Any, list[Any]]],
-    problems: Sequence[Diagnostic],
-    changes: Sequence[Any] | None = None,
-) -> str:
-    """A self-contained Markdown plan with the sticky-comment marker first."""
-    lines = [STICKY_MARKER, "## qrun plan", ""]
-    if changes is not None:
-        if changes:
-            lines.append(
-                "Specs changed by this pull request: "
-                + ", ".join(f"`{md(c.name)}` ({c.change})" for c in changes)
-            )
-        else:
-            lines.append("This pull request changes no spec.")
-        lines.append("")
-    if problems:
-        lines += [f"### ❌ {len(problems)} validation problem(s)", ""]
-        lines += [f"- `{md(p.path)}:{p.line}:{p.col}` {md(p.message)}" for p in problems[:50]]
-        if len(problems) > 50:
-            lines.append(f"- … and {len(problems) - 50} more (see the job log)")
-        lines.append("")
-    todo = [a for a in actions if a.kind is not Kind.NOOP]
-    total = sum(a.estimate_seconds for a in actions if a.kind is Kind.SUBMIT)
-    lines.append(
-        f"**{sum(a.changes for a in actions)} to apply**, "
-        f"{sum(a.kind is Kind.BLOCKED for a in actions)} blocked, "
-        f"{sum(a.kind is Kind.DEFER for a in actions)} deferred, "
-        f"{sum(a.kind is Kind.NOOP for a in actions)} unchanged; "
-        f"estimated QPU time {total:g} s."
-    )
-    lines.append("")
-    if todo:
-        lines += [
-            "| action | spec | run | est. QPU s | reason |",
-            "| --- | --- | --- | ---: | --- |",
-        ]
-        lines += [
-            f"| {ICONS[a.kind]} | {md(label(a))} | {md(a.run_id or '')} | "
-            f"{a.estimate_seconds:g} | {md(a.reason)} |"
-            for a in todo
-        ]
-        lines.append("")
-    for _name, (spec, items) in sorted(previews.items()):
-        lines += [
-            f"### {md(spec.name)} on {md(spec.target)}",
-            "",
-            f"{spec.execution.primitive}, {spec.execution.shots} shots, optimization level "
-            f"{spec.execution.optimization_level}, seed {spec.execution.seed_transpiler}",
-            "",
-            "| circuit | qubits | depth | 2q gates | ideal (top outcomes) | noisy preview |",
-            "| --- | ---: | ---: | ---: | --- | --- |",
-        ]
-        for p in items:
-            t = p.transpiled
-            lines.append(
-                f"| {md(p.circuit_id)} | {p.width} | {t.depth if t else '—'} | "
-                f"{t.two_qubit_gates if t else '—'} | {_ideal_cell(p)} | "
-                f"{_distribution(p.noisy)} |"
-            )
-        lines.append("")
-    text = "\n".join(lines) + "\n"
-    if len(text) > COMMENT_LIMIT:
-        cut = text[:COMMENT_LIMIT].rsplit("\n", 1)[0]
-        text = (
-            cut
-            + "\n\n… plan truncated to fit a GitHub comment; `qrun plan` (text or JSON) in the job log has all of it.\n"
+def _details(key: str, view: PlanView) -> list[str]:
+    spec, items = view.previews[key]
+    ex = spec.execution
+    lines = [
+        f"#### {md(spec.name)} on {md(spec.target)}",
+        "",
+        f"{ex.primitive}, {ex.shots} shots, optimization level {ex.optimization_level}, "
+        f"seed {ex.seed_transpiler}",
+        "",
+    ]
+    if key in view.last_runs:
+        lines += _metric_table(*view.last_runs[key], spec, items)
+    lines += [
+        "| circuit | qubits | depth | 2q gates | ideal (top outcomes) | noisy preview |",
+        "| --- | ---: | ---: | ---: | --- | --- |",
+    ]
+    for p in items:
+        t = p.transpiled
+        lines.append(
+            f"| {md(p.circuit_id)} | {p.width} | {t.depth if t else '—'} | "
+            f"{t.two_qubit_gates if t else '—'} | {_ideal_cell(p)} | "
+            f"{_distribution(p.noisy)} |"
         )
+    return [*lines, ""]
+
+
+def plan_markdown(
+    view: PlanView, limit: int = COMMENT_LIMIT, whole: str = "the job summary"
+) -> str:
+    """The plan comment: summary line, one line per changing spec, collapsed details, and
+    the sticky marker last; at most limit characters (what is cut is in `whole`)."""
+    head = [summary_line(view), ""]
+    if view.changes is not None:
+        names = ", ".join(f"`{md(c.name)}` ({c.change})" for c in view.changes)
+        head += [f"This pull request changes: {names}" if names else "No spec changed.", ""]
+    for p in view.problems[:50]:
+        head.append(f"- ❌ `{md(p.path)}:{p.line}:{p.col}` {md(p.message)}")
+    if len(view.problems) > 50:
+        head.append(f"- ❌ … and {len(view.problems) - 50} more (see the job log)")
+    head += [_spec_line(a) for a in view.actions if a.kind is not Kind.NOOP]
+    sections = [_details(key, view) for key in sorted(view.previews)]
+    tail = ["", STICKY_MARKER, ""]
+    return _fit(head, sections, tail, limit, whole)
+
+
+def _fit(
+    head: list[str], sections: list[list[str]], tail: list[str], limit: int, whole: str
+) -> str:
+    """Join, dropping details sections from the end (then spec lines) until it fits."""
+
+    def join(h: list[str], s: list[list[str]], note: str) -> str:
+        body = list(h)
+        if s:
+            body += ["", f"<details><summary>Details: {len(s)} spec(s)</summary>", ""]
+            body += [line for section in s for line in section]
+            body += ["</details>"]
+        if note:
+            body += ["", note]
+        return "\n".join(body + tail)
+
+    text = join(head, sections, "")
+    kept = len(sections)
+    while len(text) > limit and kept > 0:
+        kept -= 1
+        note = (
+            f"… details of {len(sections) - kept} more spec(s) cut to fit GitHub's "
+            f"{limit:,}-character limit; {whole} has the whole plan."
+        )
+        text = join(head, sections[:kept], note)
+    lines = len(head)
+    while len(text) > limit and lines > 1:
+        lines = max(1, lines - max(1, (len(text) - limit) // 80))
+        note = (
+            f"… {len(head) - lines} more line(s) cut to fit GitHub's {limit:,}-character "
+            f"limit; {whole} has the whole plan."
+        )
+        text = join(head[:lines], [], note)
     return text

@@ -162,7 +162,8 @@ def test_plan_before_apply_lists_submits_with_transpiled_shape(
     assert preview["two_qubit_gates"] >= 1 and preview["depth"] >= 3
     assert main(["plan", "--format", "markdown"]) == 0
     md = capsys.readouterr().out
-    assert md.startswith("<!-- qrun:plan -->") and "| 🚀 submit | bell |" in md
+    assert md.splitlines()[0].startswith("4 to submit (bell, ghz-sweep, qaoa-ring, qft4)")
+    assert "- 🚀 submit **bell**" in md and md.rstrip().endswith("<!-- qrun:plan -->")
 
 
 def test_removed_spec_is_archived_once(applied: Path, capsys: pytest.CaptureFixture[str]) -> None:

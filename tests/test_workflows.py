@@ -424,17 +424,17 @@ def test_plan_workflow_comments_once_then_updates(
     ]
     validate = next(s for s in first.steps if s.name == "Validate specs")
     assert "::error" not in validate.stdout + validate.stderr
-    assert first.summary.startswith(MARKER)
-    rows = [line for line in first.summary.splitlines() if line.startswith("| ")]
-    assert any("submit" in row and "| ghz |" in row for row in rows), first.summary
-    assert not any("| bell |" in row for row in rows), first.summary
+    assert first.summary.rstrip().endswith(MARKER)
+    assert first.summary.startswith("1 to submit (ghz)"), first.summary
+    assert "- 🚀 submit **ghz**" in first.summary
+    assert "bell" not in first.summary  # unchanged by the PR: not even planned
     assert "ghz3" in first.summary  # the simulator preview of the new circuit
     calls = gh_calls(tmp_path)
     assert [c["method"] for c in calls] == ["GET", "POST"]
     assert calls[0]["endpoint"] == f"repos/{REPO}/issues/12/comments"
     assert calls[1]["endpoint"] == f"repos/{REPO}/issues/12/comments"
     body = calls[1]["fields"]["body"]
-    assert body.startswith(MARKER) and "| ghz |" in body
+    assert body.rstrip().endswith(MARKER) and "**ghz**" in body
     assert body == first.summary
     assert TOKEN not in first.log
 
@@ -443,7 +443,7 @@ def test_plan_workflow_comments_once_then_updates(
     comments.write_text(
         json.dumps(
             [
-                {"id": 17, "user": {"login": "alice"}, "body": "Looks good " + MARKER},
+                {"id": 17, "user": {"login": "alice"}, "body": "Looks good\n" + MARKER},
                 {"id": 99, "user": {"login": "github-actions[bot]"}, "body": body},
             ]
         )
@@ -454,7 +454,7 @@ def test_plan_workflow_comments_once_then_updates(
     calls = gh_calls(tmp_path)
     assert [c["method"] for c in calls] == ["GET", "PATCH"]
     assert calls[1]["endpoint"] == f"repos/{REPO}/issues/comments/99"
-    assert calls[1]["fields"]["body"].startswith(MARKER)
+    assert calls[1]["fields"]["body"].rstrip().endswith(MARKER)
 
 
 def test_plan_workflow_on_a_fork_writes_the_summary_but_no_comment(
@@ -465,7 +465,7 @@ def test_plan_workflow_on_a_fork_writes_the_summary_but_no_comment(
     run = run_plan(tmp_path, bin_dir, checkout, event)
     assert run.ok, run.log
     assert run.steps[-1].skipped
-    assert "| ghz |" in run.summary
+    assert "**ghz**" in run.summary
     assert gh_calls(tmp_path) == []
 
 
@@ -569,7 +569,7 @@ def test_run_workflow_dry_run_dispatch_changes_nothing(
         tmp_path, bin_dir, checkout, "workflow_dispatch", dispatch_event("bell", True), inputs
     )
     assert run.ok, run.log
-    assert "| bell |" in run.summary
+    assert "**bell**" in run.summary
     assert "bell" in run.steps[-1].stdout
     assert origin_log(origin) == before
     assert git(checkout, "status", "--porcelain") == ""

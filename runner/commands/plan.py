@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from runner.config import Config
 from runner.inputs import load_inputs
+from runner.lock import Lock, RunStatus
 from runner.output import Output, plural
 from runner.pipeline import clock, detect_trigger, make_plan
-from runner.plan import Action, Kind
-from runner.render_plan import label, plan_markdown, plan_rows, preview_lines
+from runner.plan import Action, Kind, qpu_seconds_used
+from runner.render_plan import (
+    SUMMARY_LIMIT,
+    PlanView,
+    label,
+    plan_markdown,
+    plan_rows,
+    preview_lines,
+)
 from runner.shard import Shard, default_shards, matrix
 
 
@@ -37,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     for diag in inputs.problems:
         if args.format != "markdown":
             out.diagnostic(diag)
-    actions = make_plan(config, inputs, clock(config), detect_trigger(config, args.trigger))
+    now = clock(config)
+    actions = make_plan(config, inputs, now, detect_trigger(config, args.trigger))
     specs = {s.name: s for s in inputs.specs}
     previews: dict[str, tuple[Any, list[Any]]] = {}
     submits = [a for a in actions if a.kind is Kind.SUBMIT and a.name in specs]
@@ -48,7 +58,19 @@ def run(args: argparse.Namespace) -> int:
             variant = specs[a.name].variant(a.target)
             previews[label(a)] = (variant, preview(variant, simulate=args.preview))
     if args.format == "markdown":
-        out.raw(plan_markdown(actions, specs, previews, inputs.problems, changes))
+        view = PlanView(
+            actions,
+            specs,
+            previews,
+            inputs.problems,
+            changes,
+            last_runs=_last_runs(config, submits, inputs.locks),
+            seconds_left=config.limits.qpu_seconds_budget - qpu_seconds_used(inputs.locks, now),
+        )
+        out.raw(plan_markdown(view))
+        if getattr(args, "summary", None):  # the uncut plan, for the job summary
+            with Path(args.summary).open("a", encoding="utf-8") as summary:
+                summary.write(plan_markdown(view, SUMMARY_LIMIT, "the job log (`qrun plan`)"))
     elif args.format == "json":
         work = sorted({a.name for a in actions if a.changes})
         shards = getattr(args, "shards", None) or default_shards(len(work))
@@ -82,6 +104,33 @@ def run(args: argparse.Namespace) -> int:
     if args.detailed_exitcode and any(a.changes for a in actions):
         return 2
     return 0
+
+
+def _last_runs(
+    config: Config, submits: list[Action], locks: dict[str, Lock]
+) -> dict[str, tuple[str, dict]]:
+    """The last completed run's analysis of each spec to be re-run, for the metric table;
+    none when this checkout's result store does not hold it (a fresh CI runner without COS)."""
+    import json
+
+    from runner.stores.config import StoreConfig, open_store
+
+    found: dict[str, tuple[str, dict]] = {}
+    store = None
+    for a in submits:
+        lock = locks.get(a.name)
+        target = a.target or (a.details or {}).get("target")
+        runs = [r for r in (lock.runs if lock else []) if r.status is RunStatus.COMPLETED]
+        last = next((r for r in reversed(runs) if r.target == target), None)
+        if last is None:
+            continue
+        ref = next((o for o in last.objects if o.key.endswith("/analysis.json")), None)
+        if ref is None:
+            continue
+        store = store or open_store(StoreConfig.from_env(config.environ, config.repo_root))
+        if store.exists("results", ref.key) is not None:
+            found[label(a)] = (last.id, json.loads(store.get("results", ref.key, ref.sha256)))
+    return found
 
 
 def _action_json(action: Action, previews: dict) -> dict:

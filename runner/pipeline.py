@@ -196,6 +196,9 @@ def apply(
     actions = make_plan(
         config, inputs, now, detect_trigger(config, trigger), retry, ctx.backend_for
     )
+    from runner.pr_context import gate
+
+    actions, _violations = gate(config, out, actions)
     result = ApplyResult(actions, invalid_specs=len(inputs.invalid))
     ctx.claim, ctx.checkpoint = hooks.claim, hooks.checkpoint
     specs = {s.name: s for s in inputs.specs}

@@ -77,6 +77,7 @@ class PlanView:
     changes: Sequence[Any] | None = None  # what a pull request changes (None: not a PR)
     last_runs: Mapping[str, tuple[str, Mapping[str, Any]]] = field(default_factory=dict)
     seconds_left: float | None = None  # QPU seconds left in the budget window
+    violations: Sequence[Any] = ()  # policy findings (runner.policy.Violation)
 
 
 def summary_line(view: PlanView) -> str:
@@ -94,6 +95,9 @@ def summary_line(view: PlanView) -> str:
         parts.append(f"{unchanged} unchanged")
     if view.problems:
         parts.insert(0, f"❌ {len(view.problems)} invalid")
+    blocking = sum(v.blocking for v in view.violations)
+    if view.violations:
+        parts.append(f"policy: {blocking} blocking, {len(view.violations) - blocking} advisory")
     seconds = sum(a.estimate_seconds for a in view.actions if a.kind is Kind.SUBMIT)
     parts.append(f"est. {seconds:g} QPU s")
     if view.seconds_left is not None:
@@ -202,6 +206,10 @@ def plan_markdown(
         head.append(f"- ❌ `{md(p.path)}:{p.line}:{p.col}` {md(p.message)}")
     if len(view.problems) > 50:
         head.append(f"- ❌ … and {len(view.problems) - 50} more (see the job log)")
+    for v in view.violations:
+        where = f"**{md(v.name)}**" if v.name else "this pull request"
+        icon = "⛔ blocking" if v.blocking else "⚠️ advisory"
+        head.append(f"- {icon} policy `{v.rule}` on {where}: {md(v.message)}")
     head += [_spec_line(a) for a in view.actions if a.kind is not Kind.NOOP]
     sections = [_details(key, view) for key in sorted(view.previews)]
     tail = ["", STICKY_MARKER, ""]

@@ -214,7 +214,7 @@ def test_run_workflow_shape() -> None:
     assert doc["concurrency"] == {"group": "qrun-apply", "cancel-in-progress": False}
     assert doc["permissions"] == {}
     (job,) = doc["jobs"].values()
-    assert job["permissions"] == {"contents": "write"}
+    assert job["permissions"] == {"contents": "write", "pull-requests": "read"}
     apply = next(s for s in job["steps"] if s.get("name") == "Apply")
     for name in ("IBM_QUANTUM_TOKEN", "IBM_QUANTUM_INSTANCE", "COS_API_KEY", "COS_INSTANCE_ID"):
         assert apply["env"][name] == f"${{{{ secrets.{name} }}}}"

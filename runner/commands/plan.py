@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from runner.lock import Lock, RunStatus
 from runner.output import Output, plural
 from runner.pipeline import clock, detect_trigger, make_plan
 from runner.plan import Action, Kind, qpu_seconds_used
+from runner.pr_context import gate
 from runner.render_plan import (
     SUMMARY_LIMIT,
     PlanView,
@@ -48,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
             out.diagnostic(diag)
     now = clock(config)
     actions = make_plan(config, inputs, now, detect_trigger(config, args.trigger))
+    # policy findings go to stderr (annotations included), so stdout stays the document
+    actions, violations = gate(config, Output("text", sys.stderr), actions)
     specs = {s.name: s for s in inputs.specs}
     previews: dict[str, tuple[Any, list[Any]]] = {}
     submits = [a for a in actions if a.kind is Kind.SUBMIT and a.name in specs]
@@ -66,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
             changes,
             last_runs=_last_runs(config, submits, inputs.locks),
             seconds_left=config.limits.qpu_seconds_budget - qpu_seconds_used(inputs.locks, now),
+            violations=violations,
         )
         out.raw(plan_markdown(view))
         if getattr(args, "summary", None):  # the uncut plan, for the job summary

@@ -1,6 +1,10 @@
 """A no-op `qrun plan` over 1,000 up-to-date specs versus only parsing those files with tomllib,
 in the same process; and whether qiskit was imported on that path.
 
+Then the cold plan, as every CI run is a fresh checkout: a new process with no .qrun/cache,
+against a new process that parses the same specs and their locks with tomllib (ratio 1),
+and the cold plan over 10,000 specs against 1,000 (ratio 2; 10 means linear growth).
+
 The steady state (locks with a completed run of the current hash, report pages carrying the
 current digest) is built directly with the runner's own lock and digest functions, since
 simulating 1,000 experiments is not what is being measured.
@@ -75,5 +79,50 @@ def main() -> None:
     )
 
 
+PARSE_ONLY = (
+    "import sys, tomllib, pathlib\n"
+    "for p in sorted(pathlib.Path(sys.argv[1], 'specs').glob('*.toml')):\n"
+    "    tomllib.loads(p.read_text(encoding='utf-8'))\n"
+)
+
+
+def _process_seconds(args: list[str], root: Path) -> float:
+    """Best of three fresh processes, each without qrun's cache."""
+    import shutil
+
+    best = float("inf")
+    for _ in range(3):
+        shutil.rmtree(root / ".qrun", ignore_errors=True)
+        start = time.perf_counter()
+        subprocess.run([sys.executable, *args], check=True, capture_output=True)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def cold(count: int) -> tuple[float, float]:
+    """(cold no-op plan, tomllib parse of specs and locks), both as fresh processes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        write_specs(root, count)
+        steady_state(root)
+        plan = ["-m", "runner", "--repo", str(root), "plan", "--detailed-exitcode"]
+        return _process_seconds(plan, root), _process_seconds(["-c", PARSE_ONLY, tmp], root)
+
+
+def main_cold() -> None:
+    plan_1k, parse_1k = cold(COUNT)
+    plan_10k, _ = cold(10 * COUNT)
+    print(
+        f"cold no-op plan over {COUNT} specs with locks, no cache: {plan_1k * 1e3:.0f} ms vs "
+        f"tomllib parse of specs and locks {parse_1k * 1e3:.0f} ms -> ratio "
+        f"{plan_1k / parse_1k:.1f}x (target <= 3x)"
+    )
+    print(
+        f"cold no-op plan over {10 * COUNT} specs: {plan_10k * 1e3:.0f} ms -> ratio "
+        f"{plan_10k / plan_1k:.1f}x of {COUNT} specs (10x is linear)"
+    )
+
+
 if __name__ == "__main__":
     main()
+    main_cold()

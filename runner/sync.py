@@ -215,4 +215,10 @@ def apply_and_sync(
         out.line("committed" + (" and pushed" if push else "") + " locks and reports")
     else:
         out.line("nothing to commit")
+    ended = {o.name for o in result.outcomes if o.status in (Status.DONE, Status.FAILED)}
+    finished = [(a.name, a.run_id) for a in result.actions if a.run_id and a.name in ended]
+    if push and finished:  # the pages they link to are on the remote now
+        from runner.pr_results import post_results
+
+        post_results(config, out, finished, read_all_locks(config.specs_dir))
     return result

@@ -214,7 +214,7 @@ def test_run_workflow_shape() -> None:
     assert doc["concurrency"] == {"group": "qrun-apply", "cancel-in-progress": False}
     assert doc["permissions"] == {}
     (job,) = doc["jobs"].values()
-    assert job["permissions"] == {"contents": "write", "pull-requests": "read"}
+    assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
     apply = next(s for s in job["steps"] if s.get("name") == "Apply")
     for name in ("IBM_QUANTUM_TOKEN", "IBM_QUANTUM_INSTANCE", "COS_API_KEY", "COS_INSTANCE_ID"):
         assert apply["env"][name] == f"${{{{ secrets.{name} }}}}"
@@ -308,6 +308,8 @@ def base_env(tmp_path: Path, bin_dir: Path) -> dict[str, str]:
         "GIT_CONFIG_NOSYSTEM": "1",
         "GIT_TERMINAL_PROMPT": "0",
         "FAKE_GH_LOG": str(tmp_path / "gh-calls.jsonl"),
+        # nothing listens on the discard port: qrun's own API calls fail fast, on loopback
+        "GITHUB_API_URL": "http://127.0.0.1:9",
         "FAKE_GH_COMMENTS": str(tmp_path / "gh-comments.json"),
     }
 

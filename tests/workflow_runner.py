@@ -195,7 +195,9 @@ def parse_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-def _default_env(event_name: str, event_path: Path, workdir: Path, temp: Path) -> dict[str, str]:
+def _default_env(
+    event_name: str, event_path: Path, workdir: Path, temp: Path, api_url: str
+) -> dict[str, str]:
     event = json.loads(event_path.read_text(encoding="utf-8"))
     repo = event.get("repository", {}).get("full_name", "octo-org/qrun-lab")
     pr = event.get("pull_request") or {}
@@ -213,7 +215,7 @@ def _default_env(event_name: str, event_path: Path, workdir: Path, temp: Path) -
         else event.get("ref", "refs/heads/main"),
         "GITHUB_SHA": event.get("after") or pr.get("head", {}).get("sha", ""),
         "GITHUB_SERVER_URL": "https://github.com",
-        "GITHUB_API_URL": "https://api.github.com",
+        "GITHUB_API_URL": api_url,
         "GITHUB_WORKSPACE": str(workdir),
         "GITHUB_RUN_ID": "1",
         "GITHUB_ACTOR": event.get("sender", {}).get("login", "octocat"),
@@ -277,7 +279,9 @@ def _run_steps(
     event_path = temp / "event.json"
     event_path.write_text(json.dumps(event, indent=2), encoding="utf-8")
     defaults = {**doc.get("defaults", {}).get("run", {}), **job.get("defaults", {}).get("run", {})}
-    env = {**base_env, **_default_env(event_name, event_path, workdir, temp)}
+    # the GitHub API is out of reach: the caller's base_env may point it at a local stand-in
+    api_url = base_env.get("GITHUB_API_URL", "https://api.github.com")
+    env = {**base_env, **_default_env(event_name, event_path, workdir, temp, api_url)}
     github = {k[7:].lower(): v for k, v in env.items() if k.startswith("GITHUB_")}
     ctx: dict[str, Any] = {"inputs": {}, "secrets": {}, "vars": {}, **context, "steps": {}}
     ctx["github"] = {**github, "event": event, **context.get("github", {})}

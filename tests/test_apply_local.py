@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from runner.cli import main
+from runner.render_plan import NAMES_SHOWN
 
 pytestmark = pytest.mark.filterwarnings("ignore:The (Sampler|Estimator)V2 class is deprecated")
 
@@ -162,7 +163,10 @@ def test_plan_before_apply_lists_submits_with_transpiled_shape(
     assert preview["two_qubit_gates"] >= 1 and preview["depth"] >= 3
     assert main(["plan", "--format", "markdown"]) == 0
     md = capsys.readouterr().out
-    assert md.splitlines()[0].startswith("4 to submit (bell, ghz-sweep, qaoa-ring, qft4)")
+    names = sorted(submits)
+    shown = ", ".join(names[:NAMES_SHOWN])
+    more = f", … {len(names) - NAMES_SHOWN} more" if len(names) > NAMES_SHOWN else ""
+    assert md.splitlines()[0].startswith(f"{len(names)} to submit ({shown}{more})")
     assert "- 🚀 submit **bell**" in md and md.rstrip().endswith("<!-- qrun:plan -->")
 
 

@@ -38,7 +38,8 @@ BACKEND: Row = [  # service.backend(name)
 ]
 TARGET: Row = [("GET", "/api/v1/backends/{backend}/properties")]  # backend.target
 BACKEND_STATUS: Row = [("GET", "/api/v1/backends/{backend}/status")]  # backend.status()
-RUN: Row = [  # SamplerV2(mode=backend).run(...)
+RUN: Row = [  # executor_sampler.Sampler(mode=backend).run(...): lists backends first
+    ("GET", "/api/v1/backends"),
     ("GET", "/api/v1/instances/usage"),
     ("GET", "/api/v1/backends/{backend}/status"),
     ("POST", "/api/v1/jobs"),
@@ -124,9 +125,9 @@ def test_request_details_match_the_protocol(recorded: Recorded) -> None:
     assert listing.query["tags"] == tags  # all must match: this spec and this run
     assert listing.query["exclude_params"] == ["true"] and listing.query["limit"] == ["20"]
     (post,) = [r for r in submit if r.method == "POST" and r.api_path == "/jobs"]
-    assert post.fields["program_id"] == "sampler" and post.fields["backend"] == "ibm_brisbane"
+    assert post.fields["program_id"] == "executor" and post.fields["backend"] == "ibm_brisbane"
     assert post.fields["tags"] == tags and "session_id" not in post.fields  # job mode
-    assert post.fields["params_keys"] == ["options", "pubs", "support_qiskit", "version"]
+    assert post.fields["params_keys"] == ["options", "quantum_program", "schema_version"]
     for poll in (r for r in submit + collect if re.fullmatch(r"/api/v1/jobs/\w+", r.path)):
         assert poll.query == {"exclude_params": ["true"]}
     for backends in (r for r in submit + collect if r.path == "/api/v1/backends"):

@@ -1,16 +1,13 @@
 """The `ibm` backend: IBM Quantum through the unmodified qiskit-ibm-runtime client.
 
-Primitive choice: SamplerV2/EstimatorV2. qiskit-ibm-runtime 0.51 deprecates SamplerV2 in
-favour of the executor-based Sampler, but the V2 primitives return the same
-`PrimitiveResult` as local mode (one decoding and analysis path for both), EstimatorV2 has
-no executor counterpart yet, and both still run in job and batch mode on the Open Plan.
-The classes are looked up through PRIMITIVES, so switching is one line.
+Jobs are submitted through the executor-based Sampler and Estimator (program `executor`,
+see `runner.backends.primitives`), in job mode for one job and in Batch mode for several;
+their results are stored as the same result of record local mode writes.
 """
 
 from __future__ import annotations
 
 import difflib
-import warnings
 from collections.abc import Sequence
 from contextlib import suppress
 from functools import partial
@@ -18,6 +15,7 @@ from typing import Any, TypeVar
 
 from runner.backends.base import JobOutcome, JobRef, JobStatus, RunRequest, Submission
 from runner.backends.ibm_client import IbmSettings, guard, service_for
+from runner.backends.primitives import make_primitive, make_pubs, v2_shaped
 from runner.config import Config
 from runner.errors import BackendError, ServiceUnavailable, SubmitUncertain
 
@@ -25,7 +23,6 @@ __all__ = ["IbmBackend", "IbmSettings", "available_backends", "service_for", "se
 
 T = TypeVar("T")
 LISTING_LIMIT = 10_000  # pages of the service's largest size, not of the client's 20
-PRIMITIVES = {"sampler": "SamplerV2", "estimator": "EstimatorV2"}
 STATUS = {
     "INITIALIZING": JobStatus.QUEUED,
     "QUEUED": JobStatus.QUEUED,
@@ -92,30 +89,6 @@ class IbmBackend:
             )
         raise BackendError(unknown_backend_message(name, names))
 
-    def _primitive(self, request: RunRequest, mode: Any) -> Any:
-        import qiskit_ibm_runtime
-
-        with warnings.catch_warnings():
-            warnings.filterwarnings(
-                "ignore",
-                message=r"The (Sampler|Estimator)V2 class is deprecated",
-                category=DeprecationWarning,
-            )
-            primitive = getattr(qiskit_ibm_runtime, PRIMITIVES[request.primitive])(mode=mode)
-        options = primitive.options
-        options.default_shots = request.shots
-        options.environment.job_tags = list(request.tags)
-        opts = dict(request.options)
-        if "dynamical_decoupling" in opts:
-            for key, value in opts["dynamical_decoupling"].items():
-                setattr(options.dynamical_decoupling, key, value)
-        if "twirling" in opts:
-            for key, value in opts["twirling"].items():
-                setattr(options.twirling, key, value)
-        if request.primitive == "estimator" and "resilience_level" in opts:
-            options.resilience_level = opts["resilience_level"]
-        return primitive
-
     def submit(self, request: RunRequest) -> Submission:
         """Transpile to the device's ISA (seeded), pack PUBs into jobs, submit in batch mode if
         several. Parts find_jobs already found (a crash between two submissions of a batch)
@@ -131,12 +104,11 @@ class IbmBackend:
         isa, infos = transpile_for(
             request.circuits, device, request.optimization_level, request.seed
         )
-        pubs: list[Any] = []
-        for job, circuit in zip(request.circuits, isa, strict=True):
-            if request.primitive == "estimator":
-                pubs.append((circuit, apply_layout_to_observables(job.observables, circuit)))
-            else:
-                pubs.append((circuit,))
+        observables = [
+            apply_layout_to_observables(job.observables, circuit) if job.observables else []
+            for job, circuit in zip(request.circuits, isa, strict=True)
+        ]
+        pubs = make_pubs(request, isa, observables)
         ids = [c.circuit_id for c in request.circuits]
         parts = list(
             zip(
@@ -148,7 +120,7 @@ class IbmBackend:
         refs = dict(self._found.pop(request.run_id, {}))
         todo = [i for i in range(len(parts)) if i not in refs]
         if len(todo) == 1:
-            primitive = self._primitive(request, device)
+            primitive = make_primitive(request, device)
             if len(parts) > 1:
                 primitive.options.environment.job_tags = [*request.tags, f"qrun:part:{todo[0]}"]
             index = todo[0]
@@ -159,7 +131,7 @@ class IbmBackend:
             batch = guard(self.settings, "open a batch", partial(Batch, backend=device))
             try:
                 for index in todo:
-                    primitive = self._primitive(request, batch)
+                    primitive = make_primitive(request, batch)
                     primitive.options.environment.job_tags = [*request.tags, f"qrun:part:{index}"]
                     refs[index] = self._create(
                         request, index, partial(primitive.run, parts[index][0])
@@ -275,7 +247,7 @@ class IbmBackend:
                 metrics = guard(self.settings, f"read metrics of {job_id}", job.metrics)
                 usage = (metrics or {}).get("usage", {})
                 seconds = usage.get("quantum_seconds", usage.get("qpu_charge_time_seconds"))
-                text = encode_primitive_result(result)  # registers as received: see record.py
+                text = encode_primitive_result(v2_shaped(result))  # registers as received
                 outcomes.append(
                     JobOutcome(
                         job_id,

@@ -17,13 +17,13 @@ import functools
 import importlib
 import math
 import threading
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
 from runner.backends import noise
 from runner.backends.base import JobOutcome, JobRef, JobStatus, RunRequest, Submission
 from runner.backends.catalog import local_targets
+from runner.backends.primitives import make_primitive, make_pubs, v2_shaped
 from runner.backends.transpile import apply_layout_to_observables, transpile_for, two_qubit_edges
 from runner.errors import BackendError
 
@@ -123,15 +123,6 @@ def simulator_seed(seed: int) -> int:
     return seed if seed != 0 else ZERO_SEED_STANDIN
 
 
-def estimator_precision(shots: int) -> float:
-    """The estimator precision that makes local mode draw exactly `shots` shots.
-
-    BackendEstimatorV2 draws ceil(1 / precision**2) shots; plain 1/sqrt(shots) rounds up to
-    shots + 1 for about 30% of shot counts (e.g. 1000), so nudge the precision up by 1e-12.
-    """
-    return (1 + 1e-12) / math.sqrt(shots)
-
-
 class LocalBackend:
     """Backend protocol on local Aer simulation; `reduce_noise=False` simulates the full device."""
 
@@ -187,7 +178,6 @@ class LocalBackend:
     ) -> JobOutcome:
         """Run the PUBs on the (reduced) simulator; a simulator error becomes a FAILED job."""
         from qiskit.exceptions import QiskitError
-        from qiskit_ibm_runtime import EstimatorV2, SamplerV2
 
         from runner.analysis.record import circuit_registers, encode_primitive_result
 
@@ -202,31 +192,13 @@ class LocalBackend:
             observables = [
                 [noise.compact_observable(o, qubits) for o in obs] for obs in observables
             ]
-        options = {"simulator": {"seed_simulator": simulator_seed(request.seed)}}
+        primitive = make_primitive(request, mode, seed_simulator=simulator_seed(request.seed))
         try:
-            with warnings.catch_warnings():
-                # SamplerV2/EstimatorV2 are deprecated since 0.50 in favour of the executor
-                # primitives, but they remain the documented local-mode primitives in 0.51.
-                warnings.filterwarnings(
-                    "ignore",
-                    message=r"The (Sampler|Estimator)V2 class is deprecated",
-                    category=DeprecationWarning,
-                )
-                if request.primitive == "sampler":
-                    primitive: Any = SamplerV2(mode=mode, options=options)
-                    pubs: list[tuple[Any, ...]] = [(c, None, request.shots) for c in isa_circuits]
-                else:
-                    primitive = EstimatorV2(mode=mode, options=options)
-                    precision = estimator_precision(request.shots)
-                    pubs = [
-                        (c, obs, None, precision)
-                        for c, obs in zip(isa_circuits, observables, strict=True)
-                    ]
-            result = primitive.run(pubs).result()
+            result = primitive.run(make_pubs(request, isa_circuits, observables)).result()
         except QiskitError as exc:
             return JobOutcome(job_id, JobStatus.FAILED, reason=f"local simulation failed: {exc}")
         registers = [circuit_registers(job.circuit) for job in request.circuits]
-        result_json = encode_primitive_result(result, request.primitive, registers)
+        result_json = encode_primitive_result(v2_shaped(result), request.primitive, registers)
         return JobOutcome(job_id, JobStatus.COMPLETED, result_json=result_json)
 
     def check(self, min_qubits: int = 1) -> None:

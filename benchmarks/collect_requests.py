@@ -35,7 +35,7 @@ SPEC = """name = "{name}"
 description = "collect benchmark"
 
 [backend]
-target = "ibm_brisbane"
+target = "ibm_fez"
 
 [execution]
 shots = 100
@@ -63,7 +63,7 @@ def write_spec(root: Path, name: str, jobs: int = 1) -> Path:
 
 
 def completed_history(root: Path) -> None:
-    """COMPLETED experiments whose latest run finished on ibm_brisbane (locks only)."""
+    """COMPLETED experiments whose latest run finished on ibm_fez (locks only)."""
     from runner.lock import JobRecord, Lock, write_lock
     from runner.spec.loader import load_spec
 
@@ -71,7 +71,7 @@ def completed_history(root: Path) -> None:
         spec = load_spec(write_spec(root, f"done-{i:03d}"), root)
         run = completed_run(
             spec,
-            backend="ibm_brisbane",
+            backend="ibm_fez",
             qpu_seconds=2.0,
             jobs=(JobRecord(f"done{i:016d}", ("bell",), "completed", None, 2.0),),
         )

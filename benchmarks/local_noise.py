@@ -1,14 +1,14 @@
 """How fast the local backend is, as ratios measured in one process.
 
-1. One Bell run (4096 shots) on local:fake_brisbane (127 qubits, reduced noise model) versus
-   local:fake_manila (5 qubits): target within 2x. Cold = the first noisy run of a fresh
+1. One Bell run (4096 shots) on local:fake_fez (156 qubits, reduced noise model) versus the
+   smallest shipped fake device of at least 5 qubits: target within 2x. Cold = the first noisy run of a fresh
    process (after the same local:aer warm-up, so imports are paid alike): it loads the
    device and builds the reduced model; each device gets its own process, so neither pays
    the other's first-use costs. Warm = median of later runs (the reduced simulator is
    cached per device and qubit set).
-2. fake_brisbane with the full-device noise model versus the reduced one.
+2. fake_fez with the full-device noise model versus the reduced one.
 3. local:aer running a 50-circuit Bell/GHZ sweep at 4096 shots through LocalBackend versus a
-   plain qiskit script doing the same seeded transpile + SamplerV2 run: target close to 1.
+   plain qiskit script doing the same seeded transpile + executor Sampler run: target close to 1.
    The plain script runs twice: on AerSimulator() defaults, and on the simulator settings
    qrun picks (so the second ratio is the backend's own overhead).
 
@@ -30,11 +30,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from qiskit import QuantumCircuit
 
 from runner.backends.base import CircuitJob, RunRequest
+from runner.backends.catalog import fake_devices
 from runner.backends.local import LocalBackend
 
 SHOTS = 4096
 SEED = 1234
 WARM_REPEATS = 5
+WIDE = "local:fake_fez"
+SMALL = "local:" + min((q, n) for n, (_, q) in fake_devices().items() if q >= 5)[1]
 
 
 def ghz(num_qubits: int) -> QuantumCircuit:
@@ -76,11 +79,11 @@ def local_run(target: str, circuits: list[QuantumCircuit], *, reduce_noise: bool
 
 
 def plain_qiskit_run(circuits: list[QuantumCircuit], tuned: bool = False) -> float:
-    """Seconds for the same seeded transpile + SamplerV2 local run, written by hand; `tuned`
+    """Seconds for the same seeded transpile + executor Sampler local run, by hand; `tuned`
     runs it on the simulator settings qrun picks (statevector, parallel experiments)."""
     from qiskit.transpiler import generate_preset_pass_manager
     from qiskit_aer import AerSimulator
-    from qiskit_ibm_runtime import SamplerV2
+    from qiskit_ibm_runtime.executor_sampler import Sampler
 
     def go() -> None:
         simulator = AerSimulator()
@@ -88,8 +91,9 @@ def plain_qiskit_run(circuits: list[QuantumCircuit], tuned: bool = False) -> flo
         isa = [manager.run(c) for c in circuits]
         if tuned:
             simulator = AerSimulator(method="statevector", max_parallel_experiments=0)
-        sampler = SamplerV2(mode=simulator, options={"simulator": {"seed_simulator": SEED}})
-        sampler.run([(c, None, SHOTS) for c in isa]).result()
+        sampler = Sampler(mode=simulator)
+        sampler.options.simulator.seed_simulator = SEED
+        sampler.run([(c,) for c in isa], shots=SHOTS).result()
 
     return seconds(go)
 
@@ -103,39 +107,33 @@ def cold_run(target: str) -> float:
 
 def main() -> int:
     """Print the three ratios."""
-    warnings.filterwarnings("ignore", category=DeprecationWarning)  # SamplerV2 in the plain run
+    warnings.filterwarnings("ignore", category=DeprecationWarning)  # third-party ones only
     bell = [ghz(2)]
     local_run("local:aer", bell)  # imports and first-use costs out of the way
     if sys.argv[1:2] == ["--cold"]:
         print(f"{local_run(sys.argv[2], bell) * 1000:.3f}")
         return 0
-    cold = {
-        t: statistics.median(cold_run(t) for _ in range(3))
-        for t in ("local:fake_manila", "local:fake_brisbane")
-    }
-    for target in ("local:fake_manila", "local:fake_brisbane"):
+    cold = {t: statistics.median(cold_run(t) for _ in range(3)) for t in (SMALL, WIDE)}
+    for target in (SMALL, WIDE):
         local_run(target, bell)  # this process's first run of the device is not a warm one
     warm = {
-        t: statistics.median(local_run(t, bell) for _ in range(WARM_REPEATS))
-        for t in ("local:fake_manila", "local:fake_brisbane")
+        t: statistics.median(local_run(t, bell) for _ in range(WARM_REPEATS)) for t in (SMALL, WIDE)
     }
     print(
         "Bell run, 4096 shots (cold: first noisy run of a fresh process, median of 3 processes; "
         f"warm: median of {WARM_REPEATS})"
     )
     for label, times in (("cold", cold), ("warm", warm)):
-        brisbane, manila = times["local:fake_brisbane"], times["local:fake_manila"]
+        wide, small = times[WIDE], times[SMALL]
         print(
-            f"  {label}: fake_brisbane (reduced) {brisbane * 1000:7.1f} ms, fake_manila "
-            f"{manila * 1000:7.1f} ms, ratio {brisbane / manila:5.2f}  (target <= 2)"
+            f"  {label}: {WIDE} (reduced) {wide * 1000:7.1f} ms, {SMALL} "
+            f"{small * 1000:7.1f} ms, ratio {wide / small:5.2f}  (target <= 2)"
         )
-    local_run("local:fake_brisbane", bell, reduce_noise=False)  # loads FakeBackendV2 once
-    full = statistics.median(
-        local_run("local:fake_brisbane", bell, reduce_noise=False) for _ in range(3)
-    )
-    reduced = warm["local:fake_brisbane"]
+    local_run(WIDE, bell, reduce_noise=False)  # loads FakeBackendV2 once
+    full = statistics.median(local_run(WIDE, bell, reduce_noise=False) for _ in range(3))
+    reduced = warm[WIDE]
     print(
-        f"  fake_brisbane full-device model {full * 1000:7.1f} ms vs reduced "
+        f"  {WIDE} full-device model {full * 1000:7.1f} ms vs reduced "
         f"{reduced * 1000:7.1f} ms: full/reduced {full / reduced:6.1f}x"
     )
     sweep = [ghz(2 + i % 4) for i in range(50)]

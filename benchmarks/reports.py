@@ -34,7 +34,7 @@ name = "{name}"
 description = "Benchmark experiment {name}"
 tags = ["{tag}"]
 [backend]
-target = "local:fake_manila"
+target = "local:fake_fez"
 [execution]
 schedule = "daily"
 [[circuits]]
@@ -86,7 +86,7 @@ def view(root: Path, index: int) -> ExperimentView:
         runs.append(RunRecord(
             id=run_id, run_hash=spec.run_hash, trigger="schedule", target=spec.target,
             status=RunStatus.COMPLETED, created=f"{day}T06:00:00+00:00",
-            updated=f"{day}T06:05:00+00:00", backend="fake_manila",
+            updated=f"{day}T06:05:00+00:00", backend="fake_fez",
             finished=f"{day}T06:04:00+00:00", qpu_seconds=2.0,
             jobs=(JobRecord(f"job-{name}-{r}", ("bell",), "done"),),
         ))  # fmt: skip

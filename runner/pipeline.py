@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from runner.backends.base import Backend
+from runner.backends.fleet import is_retired
 from runner.collect import collect
 from runner.config import Config
 from runner.errors import BackendError, CredentialsError, QrunError, UsageError
@@ -124,6 +125,20 @@ def remaining_quota(
         return None  # an outage must not stop collection or local runs; submissions report it
 
 
+def listed_backends(config: Config) -> list[str] | None:
+    """The instance's devices from the service, or None without credentials or answer."""
+    if not config.environ.get("IBM_QUANTUM_TOKEN"):
+        return None
+    from runner.backends.ibm import available_backends, settings_from
+
+    try:
+        return available_backends(settings_from(config)) or None
+    except CredentialsError:
+        raise
+    except BackendError:
+        return None
+
+
 def _only(actions: list[Action], inputs: Inputs) -> list[Action]:
     """--only and --shard narrow what is done, not what is counted (budgets span every lock)."""
     return [a for a in actions if inputs.selects(a.name)]
@@ -152,9 +167,14 @@ def make_plan(
         report_digests=read_digests(config.reports_dir, names),
         expected_digests=expected_digests(config, inputs),
     )
+    specs = {s.name: s for s in inputs.specs}
+    blocked = [a for a in plan(base) if a.kind is Kind.BLOCKED and a.name in specs]
+    if any(is_retired(specs[a.name].variant(a.target).target) for a in blocked):
+        listed = listed_backends(config)  # the service confirms the retirement and says
+        if listed is not None:  # which devices are current
+            base = replace(base, listed_backends=listed)
     actions = _only(plan(base), inputs)
     # Ask the service for the remaining quota only when hardware submissions are planned.
-    specs = {s.name: s for s in inputs.specs}
     if any(
         a.kind is Kind.SUBMIT and not (a.target or specs[a.name].target).startswith("local:")
         for a in actions

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from runner.backends.fleet import is_retired, retirement_message
 from runner.config import Limits
 from runner.estimate import Observed, estimate_qpu_seconds
 from runner.lock import Lock, RunRecord, RunStatus
@@ -60,6 +61,7 @@ class PlanInput:
     expected_digests: Mapping[str, str] = field(default_factory=dict)
     retry: frozenset[str] = frozenset()
     service_remaining_seconds: float | None = None
+    listed_backends: Sequence[str] | None = None  # the instance's devices, when asked
 
 
 def jobs_needed(spec: Spec, limits: Limits) -> int:
@@ -182,6 +184,13 @@ def plan(inp: PlanInput) -> list[Action]:
             add(_idle(spec, latest, inp))
             continue
         reason, trigger = why
+        if is_retired(spec.target, inp.listed_backends):
+            add(
+                Action(
+                    Kind.BLOCKED, spec.name, retirement_message(spec.target, inp.listed_backends)
+                )
+            )
+            continue
         jobs = jobs_needed(spec, inp.limits)
         estimate = estimate_qpu_seconds(
             spec.target, len(spec.circuits), spec.execution.shots, jobs, observed

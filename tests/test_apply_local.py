@@ -73,7 +73,7 @@ def test_results_match_ideal_distributions(applied: Path) -> None:
         assert circuit["fidelity"]["value"] > 0.99
     bell = analysis(applied, "bell", read_lock(applied, "bell")["runs"][0]["id"])
     (circuit,) = bell["circuits"]
-    # a noisy 5-qubit device: some 01/10 outcomes, but a fidelity far above random
+    # a noisy Heron device model: some 01/10 outcomes, but a fidelity far above random
     assert set(circuit["counts"]) == {"00", "01", "10", "11"}
     assert 0.8 < circuit["fidelity"]["value"] < 0.995
     low, high = circuit["fidelity"]["low"], circuit["fidelity"]["high"]
@@ -114,9 +114,7 @@ def test_changed_spec_triggers_exactly_one_new_run(applied: Path) -> None:
 def test_description_edit_does_not_rerun(applied: Path) -> None:
     spec = applied / "specs" / "bell.toml"
     lock_before = (applied / "specs" / "bell.lock.toml").read_bytes()
-    spec.write_text(
-        spec.read_text().replace("noisy 5-qubit", "noisy five-qubit") + "\n# a comment\n"
-    )
+    spec.write_text(spec.read_text().replace("noisy Heron", "noisy IBM Heron") + "\n# a comment\n")
     assert main(["apply"]) == 0
     assert (applied / "specs" / "bell.lock.toml").read_bytes() == lock_before
 

@@ -154,13 +154,13 @@ def test_unknown_backend_names_the_valid_ones_and_suggests_one():
     message = str(caught.value)
     assert message.startswith("Unknown backend 'local:fake_manilla'. Valid: local:aer, ")
     assert "Did you mean 'local:fake_manila'?" in message
-    assert "local:fake_brisbane" in valid_targets()
-    with pytest.raises(BackendError, match="Unknown backend 'ibm_brisbane'"):
-        LocalBackend("ibm_brisbane")
+    assert "local:fake_fez" in valid_targets()
+    with pytest.raises(BackendError, match="Unknown backend 'ibm_fez'"):
+        LocalBackend("ibm_fez")
 
 
 def test_every_listed_fake_target_resolves_to_a_device_of_that_name():
-    for target in ("local:fake_manila", "local:fake_brisbane", "local:fake_sherbrooke"):
+    for target in ("local:fake_manila", "local:fake_fez", "local:fake_sherbrooke"):
         assert target in valid_targets()
         assert load_backend(target).name == target.removeprefix("local:")
 
@@ -187,7 +187,7 @@ def test_calibration_describes_the_used_qubits_of_a_fake_device():
 
 
 def test_transpilation_is_deterministic_for_a_fixed_seed():
-    device = load_device("local:fake_brisbane")
+    device = load_device("local:fake_fez")
     jobs = [CircuitJob("ghz5", ghz(5)), CircuitJob("bell", ghz(2))]
     first, info = transpile_for(jobs, device, optimization_level=2, seed=42)
     second, _ = transpile_for(jobs, device, optimization_level=2, seed=42)
@@ -197,10 +197,10 @@ def test_transpilation_is_deterministic_for_a_fixed_seed():
 
 
 def test_observables_follow_the_layout():
-    device = load_device("local:fake_brisbane")
+    device = load_device("local:fake_fez")
     [isa], _ = transpile_for([CircuitJob("bell", ghz(2, measure=False))], device, 1, seed=3)
     [mapped] = apply_layout_to_observables(("ZI",), isa)
-    assert mapped.num_qubits == 127
+    assert mapped.num_qubits == 156
     virtual_one = isa.layout.final_index_layout()[1]
     assert mapped.paulis[0].z.nonzero()[0].tolist() == [virtual_one]
     with pytest.raises(BackendError, match="'ZZZ' has 3 Pauli letters but circuit"):
@@ -273,7 +273,7 @@ def test_reduced_model_matches_full_device_model_statistically():
     """
     shots = 8192
     jobs = (CircuitJob("bell", ghz(2)), CircuitJob("ghz3", ghz(3)))
-    target = "local:fake_brisbane"
+    target = "local:fake_fez"
     _, reduced = run(LocalBackend(target), request(target, *jobs, shots=shots, seed=11))
     _, full = run(
         LocalBackend(target, reduce_noise=False), request(target, *jobs, shots=shots, seed=12)
@@ -296,7 +296,7 @@ def test_every_target_validation_accepts_is_one_the_backend_can_load() -> None:
 
 @pytest.mark.parametrize(
     "target",
-    ["local:fake_manila", "local:fake_brisbane", "local:fake_torino", "local:fake_fractional"],
+    ["local:fake_manila", "local:fake_fez", "local:fake_torino", "local:fake_fractional"],
 )
 def test_fast_device_loading_matches_fake_backend_v2(target: str) -> None:
     """load_device reads the data files itself (FakeBackendV2 is slow to load): the Target,

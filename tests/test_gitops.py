@@ -16,7 +16,7 @@ from tests.conftest import git
 
 BELL_HW = """name = "{name}"
 [backend]
-target = "ibm_brisbane"
+target = "ibm_fez"
 [execution]
 shots = 500
 [[circuits]]
@@ -180,7 +180,7 @@ def test_a_fresh_checkout_without_the_store_keeps_committed_results(
     page = (fresh / "reports" / "bell.md").read_text()
     assert "## Results of run" in page
     spec = fresh / "specs" / "bell.toml"
-    spec.write_text(spec.read_text().replace("noisy 5-qubit", "noisy five-qubit"))
+    spec.write_text(spec.read_text().replace("noisy Heron", "noisy IBM Heron"))
     git(fresh, "commit", "-qam", "reword the description")
     capsys.readouterr()
     assert main(["apply", "--no-push"]) == 0

@@ -37,9 +37,7 @@ def ghz_sweep(*widths: int) -> str:
     )
 
 
-def spec_text(
-    name: str, target: str = "ibm_brisbane", circuits: str = BELL, shots: int = 100
-) -> str:
+def spec_text(name: str, target: str = "ibm_fez", circuits: str = BELL, shots: int = 100) -> str:
     """A small hardware spec (few shots: the emulator runs it on noiseless Aer)."""
     return (
         f'name = "{name}"\ndescription = "{name} on the emulator"\n\n'
@@ -148,7 +146,7 @@ def test_submit_in_one_process_and_collect_in_another(
     first = qrun_subprocess(project, "apply")
     assert first.code == 0, first.text
     run = latest(project, "hw")
-    assert run["status"] in ("queued", "running") and run["backend"] == "ibm_brisbane"
+    assert run["status"] in ("queued", "running") and run["backend"] == "ibm_fez"
     (job,) = run["jobs"]
     assert job["id"] in emulator.jobs and emulator.submissions == 1
     assert set(emulator.jobs[job["id"]].tags) == {"qrun", "qrun:hw", f"qrun:{run['id']}"}
@@ -166,11 +164,11 @@ def test_submit_in_one_process_and_collect_in_another(
     assert names == {"request.json", f"job_{job['id']}.json", "analysis.json"}
     doc = analysis_of(project, run)  # every object re-read and checked against its sha256
     assert [c["circuit_id"] for c in doc["circuits"]] == ["bell"]
-    assert doc["backend"] == "ibm_brisbane" and doc["circuits"][0]["fidelity"]["value"] > 0.9
+    assert doc["backend"] == "ibm_fez" and doc["circuits"][0]["fidelity"]["value"] > 0.9
     page = (project / "reports" / "hw.md").read_text(encoding="utf-8")
     assert run["id"] in page and "completed" in page
     assert emulator.submissions == 1
-    validated = project / ".qrun/store/circuits/validated/ibm_brisbane/hw/bell.qasm"
+    validated = project / ".qrun/store/circuits/validated/ibm_fez/hw/bell.qasm"
     assert validated.read_text().startswith("OPENQASM")  # hardware-validated circuit kept
 
 
@@ -184,7 +182,7 @@ def test_held_job_stays_pending_and_the_dashboard_shows_the_queue(
         run = latest(project, "hw")
         assert run["status"] == "queued" and run["jobs"][0]["status"] == "queued"
         (row,) = pending_rows(project)
-        assert f"| {run['jobs'][0]['id']} |" in row and "| ibm\\_brisbane |" in row
+        assert f"| {run['jobs'][0]['id']} |" in row and "| ibm\\_fez |" in row
         assert row.endswith("| 1 |")  # the backend's queue length: this one job
     assert emu.submissions == 1
     emu.jobs.release()
@@ -415,10 +413,10 @@ def test_unknown_backend_is_a_clear_error_listing_what_is_available(
     applied = qrun(capsys, "apply")
     assert applied.code == 1
     assert "Unknown backend 'ibm_nowhere'" in applied.text
-    assert "ibm_brisbane, ibmq_manila" in applied.text
+    assert "ibm_fez, ibm_kingston, ibm_marrakesh" in applied.text
     assert "Traceback" not in applied.text and emu.submissions == 0
     validated = qrun(capsys, "validate")
     assert validated.code == 1
     assert "specs/nowhere.toml:5:" in validated.err  # the target line
     assert "Unknown backend 'ibm_nowhere'" in validated.err
-    assert "ibm_brisbane, ibmq_manila" in validated.err
+    assert "ibm_fez, ibm_kingston, ibm_marrakesh" in validated.err

@@ -107,7 +107,7 @@ def recorded(project: Path, make_ibm_emulator: Any, capsys: pytest.CaptureFixtur
 
 def test_submit_and_collect_send_exactly_the_documented_requests(recorded: Recorded) -> None:
     submit, collect, run = recorded.submit, recorded.collect, recorded.run
-    names = {run["jobs"][0]["id"]: "{job}", "ibm_brisbane": "{backend}"}
+    names = {run["jobs"][0]["id"]: "{job}", "ibm_fez": "{backend}"}
     assert [shape(r, names) for r in submit] == SUBMIT
     assert [shape(r, names) for r in collect] == COLLECT
     assert all(r.status == 200 for r in submit + collect)
@@ -125,7 +125,7 @@ def test_request_details_match_the_protocol(recorded: Recorded) -> None:
     assert listing.query["tags"] == tags  # all must match: this spec and this run
     assert listing.query["exclude_params"] == ["true"] and listing.query["limit"] == ["20"]
     (post,) = [r for r in submit if r.method == "POST" and r.api_path == "/jobs"]
-    assert post.fields["program_id"] == "executor" and post.fields["backend"] == "ibm_brisbane"
+    assert post.fields["program_id"] == "executor" and post.fields["backend"] == "ibm_fez"
     assert post.fields["tags"] == tags and "session_id" not in post.fields  # job mode
     assert post.fields["params_keys"] == ["options", "quantum_program", "schema_version"]
     for poll in (r for r in submit + collect if re.fullmatch(r"/api/v1/jobs/\w+", r.path)):

@@ -74,7 +74,7 @@ def test_sampler_job_walks_states_and_is_found_again_by_id_and_tags(
     ibm_emulator: IBMRuntimeEmulator, no_outside_network: NetworkGuard
 ) -> None:
     service = new_service()
-    backend = service.backend("ibm_brisbane")
+    backend = service.backend("ibm_fez")
     job = run_bell(backend, environment={"job_tags": TAGS})
     job_id = job.job_id()
 
@@ -169,7 +169,7 @@ def test_contract_submit_poll_result_matches_documented_sequence(
     ibm_emulator: IBMRuntimeEmulator,
 ) -> None:
     service = new_service()
-    backend = service.backend("ibmq_manila")
+    backend = service.backend("ibm_fez")
     job = run_bell(backend)
     job.result()
 
@@ -179,7 +179,7 @@ def test_contract_submit_poll_result_matches_documented_sequence(
     assert len(polls) >= 3  # Queued, Running, Completed
     posted = next(r for r in ibm_emulator.requests if r.method == "POST" and r.api_path == "/jobs")
     assert posted.fields["program_id"] == "sampler"
-    assert posted.fields["backend"] == "ibmq_manila"
+    assert posted.fields["backend"] == "ibm_fez"
     assert posted.fields["params_keys"] == ["options", "pubs", "support_qiskit", "version"]
 
 
@@ -190,7 +190,7 @@ def test_contract_submit_poll_result_matches_documented_sequence(
 def test_batch_runs_two_jobs_in_one_session(ibm_emulator: IBMRuntimeEmulator) -> None:
     from qiskit_ibm_runtime import Batch
 
-    backend = new_service().backend("ibmq_manila")
+    backend = new_service().backend("ibm_fez")
     with Batch(backend=backend) as batch:
         jobs = [run_bell(backend, mode=batch) for _ in range(2)]
     for job in jobs:
@@ -210,7 +210,7 @@ def test_batch_runs_two_jobs_in_one_session(ibm_emulator: IBMRuntimeEmulator) ->
 def test_cancelling_a_batch_cancels_its_pending_jobs(ibm_emulator: IBMRuntimeEmulator) -> None:
     from qiskit_ibm_runtime import Batch
 
-    backend = new_service().backend("ibmq_manila")
+    backend = new_service().backend("ibm_fez")
     ibm_emulator.jobs.hold()
     batch = Batch(backend=backend)
     jobs = [run_bell(backend, mode=batch) for _ in range(2)]
@@ -225,7 +225,7 @@ def test_dedicated_session_is_refused_like_the_open_plan(ibm_emulator: IBMRuntim
     from qiskit_ibm_runtime import Session
     from qiskit_ibm_runtime.api.exceptions import RequestsApiError
 
-    backend = new_service().backend("ibmq_manila")
+    backend = new_service().backend("ibm_fez")
     with pytest.raises(RequestsApiError, match="not available on this plan"):
         Session(backend=backend)
 
@@ -235,7 +235,7 @@ def test_estimator_expectation_values(ibm_emulator: IBMRuntimeEmulator) -> None:
     from qiskit.quantum_info import SparsePauliOp
     from qiskit_ibm_runtime import EstimatorV2
 
-    backend = new_service().backend("ibmq_manila")
+    backend = new_service().backend("ibm_fez")
     circuit = bell(backend, measure=False)
     observables = [SparsePauliOp(p).apply_layout(circuit.layout) for p in ("ZZ", "XX", "ZI")]
     job = EstimatorV2(mode=backend).run([(circuit, observables)])
@@ -248,13 +248,16 @@ def test_estimator_expectation_values(ibm_emulator: IBMRuntimeEmulator) -> None:
 def test_executor_based_sampler(ibm_emulator: IBMRuntimeEmulator) -> None:
     from qiskit_ibm_runtime.executor_sampler import Sampler
 
-    backend = new_service().backend("ibmq_manila")
+    backend = new_service().backend("ibm_fez")
     job = Sampler(mode=backend).run([bell(backend)], shots=SHOTS)
     assert_bell_counts(job.result()[0].data.meas.get_counts())
     assert ibm_emulator.jobs[job.job_id()].program_id == "executor"
 
 
-@pytest.mark.parametrize("ibm_emulator", [{**FAST, "noisy": True}], indirect=True)
+# a small device keeps the full-device noise model cheap to build
+@pytest.mark.parametrize(
+    "ibm_emulator", [{**FAST, "noisy": True, "backends": ("fake_manila",)}], indirect=True
+)
 def test_noisy_mode_uses_the_fake_backend_noise_model(ibm_emulator: IBMRuntimeEmulator) -> None:
     backend = new_service().backend("ibmq_manila")
     counts = run_bell(backend).result()[0].data.meas.get_counts()
@@ -270,7 +273,7 @@ def test_cancel_a_queued_job(ibm_emulator: IBMRuntimeEmulator) -> None:
     from qiskit_ibm_runtime.exceptions import RuntimeInvalidStateError
 
     ibm_emulator.jobs.hold()
-    job = run_bell(new_service().backend("ibmq_manila"))
+    job = run_bell(new_service().backend("ibm_fez"))
     assert job.status() == "QUEUED"
     job.cancel()
     assert new_service().job(job.job_id()).status() == "CANCELLED"
@@ -286,7 +289,7 @@ def test_failed_job_reports_its_reason(ibm_emulator: IBMRuntimeEmulator) -> None
     from qiskit_ibm_runtime.exceptions import RuntimeJobFailureError
 
     ibm_emulator.jobs.fail_next("Calibration error on qubit 3")
-    job = run_bell(new_service().backend("ibmq_manila"))
+    job = run_bell(new_service().backend("ibm_fez"))
     with pytest.raises(RuntimeJobFailureError, match="Calibration error on qubit 3"):
         job.result()
     assert job.status() == "ERROR"
@@ -299,7 +302,7 @@ def test_job_over_max_execution_time_is_cancelled_as_ran_too_long(
 ) -> None:
     from qiskit_ibm_runtime.exceptions import RuntimeJobMaxTimeoutError
 
-    job = run_bell(new_service().backend("ibmq_manila"), max_execution_time=1)
+    job = run_bell(new_service().backend("ibm_fez"), max_execution_time=1)
     with pytest.raises(RuntimeJobMaxTimeoutError, match="Ran too long"):
         job.result()
     record = ibm_emulator.jobs[job.job_id()]
@@ -311,7 +314,7 @@ def test_job_over_max_execution_time_is_cancelled_as_ran_too_long(
 def test_metrics_and_usage_are_deterministic(ibm_emulator: IBMRuntimeEmulator) -> None:
     service = new_service()
     before = service.usage()
-    job = run_bell(service.backend("ibmq_manila"))
+    job = run_bell(service.backend("ibm_fez"))
     job.result()
     expected = ibm_emulator.config.cost.quantum_seconds(1, SHOTS)
     assert expected == 2  # ceil(1 + 0.1 * 1 circuit + 0.0002 * 2000 shots)
@@ -331,7 +334,7 @@ def test_exhausted_usage_warns_and_keeps_jobs_queued(ibm_emulator: IBMRuntimeEmu
     ibm_emulator.set_usage(consumed_seconds=600, limit_seconds=600)
     assert service.usage()["usage_limit_reached"] is True
     with pytest.warns(UserWarning, match="usage limit"):
-        job = run_bell(service.backend("ibmq_manila"))
+        job = run_bell(service.backend("ibm_fez"))
     assert [job.status() for _ in range(3)] == ["QUEUED"] * 3
     ibm_emulator.set_usage(consumed_seconds=0, limit_seconds=None)
     assert job.status() == "DONE"
@@ -340,15 +343,15 @@ def test_exhausted_usage_warns_and_keeps_jobs_queued(ibm_emulator: IBMRuntimeEmu
 @pytest.mark.parametrize("ibm_emulator", [FAST], indirect=True)
 def test_job_list_filters_paging_and_tag_updates(ibm_emulator: IBMRuntimeEmulator) -> None:
     service = new_service()
-    manila, brisbane = service.backend("ibmq_manila"), service.backend("ibm_brisbane")
+    fez, kingston = service.backend("ibm_fez"), service.backend("ibm_kingston")
     ibm_emulator.jobs.hold()
-    ids = [run_bell(b, environment={"job_tags": ["qrun"]}).job_id() for b in (manila, manila)]
-    ids.append(run_bell(brisbane, environment={"job_tags": ["qrun"]}).job_id())
+    ids = [run_bell(b, environment={"job_tags": ["qrun"]}).job_id() for b in (kingston, kingston)]
+    ids.append(run_bell(fez, environment={"job_tags": ["qrun"]}).job_id())
 
     assert [j.job_id() for j in service.jobs()] == ids[::-1]  # newest first
     assert [j.job_id() for j in service.jobs(descending=False)] == ids
     assert [j.job_id() for j in service.jobs(limit=1, skip=1)] == [ids[1]]
-    assert [j.job_id() for j in service.jobs(backend_name="ibm_brisbane")] == [ids[2]]
+    assert [j.job_id() for j in service.jobs(backend_name="ibm_fez")] == [ids[2]]
     assert len(service.jobs(pending=True)) == 3 and service.jobs(pending=False) == []
     created = service.jobs(descending=False)[1].creation_date
     assert [j.job_id() for j in service.jobs(created_after=created, descending=False)] == ids[1:]
@@ -358,15 +361,15 @@ def test_job_list_filters_paging_and_tag_updates(ibm_emulator: IBMRuntimeEmulato
     assert sorted(ibm_emulator.jobs[ids[0]].tags) == ["qrun", "qrun:adopted"]
 
 
-@pytest.mark.parametrize("ibm_emulator", [{**FAST, "backends": ("fake_manila",)}], indirect=True)
+@pytest.mark.parametrize("ibm_emulator", [{**FAST, "backends": ("fake_fez",)}], indirect=True)
 def test_unknown_backend_and_unknown_job(ibm_emulator: IBMRuntimeEmulator) -> None:
     from qiskit.providers.exceptions import QiskitBackendNotFoundError
     from qiskit_ibm_runtime.exceptions import RuntimeJobNotFound
 
     service = new_service()
-    assert [b.name for b in service.backends()] == ["ibmq_manila"]
+    assert [b.name for b in service.backends()] == ["ibm_fez"]
     with pytest.raises(QiskitBackendNotFoundError):
-        service.backend("ibm_brisbane")
+        service.backend("ibm_fez")
     with pytest.raises(RuntimeJobNotFound):
         service.job("doesnotexist00000000")
 
@@ -379,7 +382,7 @@ def test_429_with_retry_after_and_503_are_survived_by_the_client(
     ibm_emulator: IBMRuntimeEmulator,
 ) -> None:
     service = new_service()
-    backend = service.backend("ibmq_manila")
+    backend = service.backend("ibm_fez")
     ibm_emulator.faults.add("POST", r"/api/v1/jobs$", 503, times=1)
     ibm_emulator.faults.add("GET", r"/api/v1/jobs/[^/]+$", 429, times=1, retry_after=1)
     ibm_emulator.faults.add("GET", r"/results$", None, times=1, delay=0.2)  # slow answer
@@ -398,7 +401,7 @@ def test_429_with_retry_after_and_503_are_survived_by_the_client(
 def test_429_on_submit_is_not_retried_and_creates_nothing(ibm_emulator: IBMRuntimeEmulator) -> None:
     from qiskit_ibm_runtime.exceptions import IBMRuntimeError
 
-    backend = new_service().backend("ibmq_manila")
+    backend = new_service().backend("ibm_fez")
     ibm_emulator.faults.add("POST", r"/api/v1/jobs$", 429, retry_after=1)
     with pytest.raises(IBMRuntimeError, match="429"):
         run_bell(backend)
@@ -416,7 +419,7 @@ def test_401_raises_not_authorized(
     ibm_emulator.faults.add("GET", r"/api/v1/instances/usage$", 401)
     with pytest.raises(IBMNotAuthorizedError):
         service.usage()
-    job = run_bell(service.backend("ibmq_manila"))
+    job = run_bell(service.backend("ibm_fez"))
     ibm_emulator.revoke_tokens()  # the cached access token is no longer honoured
     with pytest.raises(IBMNotAuthorizedError):
         job.status()
@@ -432,7 +435,7 @@ def test_401_raises_not_authorized(
 def test_held_job_stays_queued_until_forced_or_released(ibm_emulator: IBMRuntimeEmulator) -> None:
     ibm_emulator.jobs.hold()
     service = new_service()
-    backend = service.backend("ibmq_manila")
+    backend = service.backend("ibm_fez")
     first, second = run_bell(backend), run_bell(backend)
     assert [first.status() for _ in range(4)] == ["QUEUED"] * 4
     ibm_emulator.jobs.force(first.job_id(), "Running")
@@ -451,7 +454,7 @@ def test_job_listing_pages_past_twenty(ibm_emulator: IBMRuntimeEmulator) -> None
     from qiskit_ibm_runtime import SamplerV2
 
     service = new_service()
-    backend = service.backend("ibmq_manila")
+    backend = service.backend("ibm_fez")
     ibm_emulator.jobs.hold()
     circuit = bell(backend)
     sampler = SamplerV2(mode=backend, options={"environment": {"job_tags": ["qrun:many"]}})
@@ -511,7 +514,7 @@ def test_raw_protocol_requires_a_bearer_token_and_the_instance_crn(
     ok = {"Authorization": bearer, "Service_CRN": ibm_emulator.crn}
     status, doc = _raw(ibm_emulator, "GET", "/api/v1/backends", **ok)
     assert status == 200
-    assert sorted(d["name"] for d in doc["devices"]) == ["ibm_brisbane", "ibmq_manila"]
+    assert sorted(d["name"] for d in doc["devices"]) == ["ibm_fez", "ibm_kingston", "ibm_marrakesh"]
     status, doc = _raw(ibm_emulator, "GET", "/api/v1/jobs/unknown", **ok)
     assert status == 404 and doc["error"]["code"] == 1291
     assert _raw(ibm_emulator, "PUT", "/api/v1/backends", **ok)[0] == 405

@@ -21,9 +21,9 @@ NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)  # a Wednesday
 SPECS = {
     "local": 'target = "local:aer"\n[execution]\nshots = 1000\n',
     "weekly": 'target = "local:aer"\n[execution]\nschedule = "weekly"\n',
-    "ibm": 'target = "ibm_brisbane"\n',
-    "ibm-b": 'target = "ibm_brisbane"\n',
-    "capped": 'target = "ibm_brisbane"\n[execution]\nshots = 100000\nmax_qpu_seconds = 5\n',
+    "ibm": 'target = "ibm_fez"\n',
+    "ibm-b": 'target = "ibm_fez"\n',
+    "capped": 'target = "ibm_fez"\n[execution]\nshots = 100000\nmax_qpu_seconds = 5\n',
     "fake": 'target = "local:fake_manila"\n[execution]\nshots = 100000\nmax_qpu_seconds = 1\n',
 }
 
@@ -512,7 +512,7 @@ def test_submit_details_and_estimate(specs):
     action = only(plan(PlanInput([specs["ibm"]], {}, NOW)), "ibm")
     expected = round(JOB_OVERHEAD_SECONDS + 4096 * PRIOR_SECONDS_PER_SHOT, 2)
     assert action.estimate_seconds == expected == 3.02
-    assert action.details == {"circuits": 1, "shots": 4096, "jobs": 1, "target": "ibm_brisbane"}
+    assert action.details == {"circuits": 1, "shots": 4096, "jobs": 1, "target": "ibm_fez"}
     assert action.changes
 
 
@@ -525,7 +525,7 @@ def test_history_refines_the_estimate(specs):
     past = record(
         specs["ibm-b"],
         shots=1000,
-        backend="ibm_brisbane",
+        backend="ibm_fez",
         jobs=(job("j0", "completed"),),
         qpu_seconds=JOB_OVERHEAD_SECONDS + 1.0,
     )
@@ -553,9 +553,9 @@ def test_history_ignores_local_failed_and_unmeasured_runs(specs):
 def test_estimate_on_another_backend_keeps_the_prior():
     from runner.estimate import Observed
 
-    seen = [Observed("ibm_torino", 1, 1000, 12.0)]
-    assert estimate_qpu_seconds("ibm_brisbane", 1, 4096, 1, seen) == 3.02
-    assert estimate_qpu_seconds("ibm_torino", 1, 4096, 1, seen) == round(2 + 4096 * 0.01, 2)
+    seen = [Observed("ibm_kingston", 1, 1000, 12.0)]
+    assert estimate_qpu_seconds("ibm_fez", 1, 4096, 1, seen) == 3.02
+    assert estimate_qpu_seconds("ibm_kingston", 1, 4096, 1, seen) == round(2 + 4096 * 0.01, 2)
     assert estimate_qpu_seconds("local:aer", 300, 100000, 5, seen) == 0.0
 
 

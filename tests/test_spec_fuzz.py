@@ -230,9 +230,7 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
         "name": "fuzz",
         "description": draw(st.text(max_size=30)),
         "tags": draw(st.lists(st.sampled_from(["a", "b", "c.d"]), unique=True, max_size=3)),
-        "backend": {
-            "target": draw(st.sampled_from(["local:aer", "local:fake_manila", "ibm_brisbane"]))
-        },
+        "backend": {"target": draw(st.sampled_from(["local:aer", "local:fake_manila", "ibm_fez"]))},
         "execution": execution,
         "circuits": draw(circuits(estimator, draw(st.integers(min_value=1, max_value=3)))),
         "analysis": {"history": draw(st.integers(min_value=2, max_value=1000))},
@@ -385,7 +383,7 @@ loose_specs = st.fixed_dictionaries(
     {
         "name": st.just("fuzz"),
         "backend": st.fixed_dictionaries(
-            {"target": st.sampled_from(["local:aer", "local:fake_manila", "ibm_brisbane"])}
+            {"target": st.sampled_from(["local:aer", "local:fake_manila", "ibm_fez"])}
         ),
         "execution": st.fixed_dictionaries(
             {"primitive": st.sampled_from(["sampler", "estimator"])}

@@ -36,8 +36,8 @@ def test_layout_matches_the_design() -> None:
     assert keys.figure_key("bell", "r1", "hist.png") == "bell/r1/visualizations/hist.png"
     assert keys.template_key("qaoa") == "templates/qaoa.json"
     assert (
-        keys.validated_circuit_key("local:fake_brisbane", "ghz", "ghz[num_qubits=3]")
-        == "validated/local%3Afake_brisbane/ghz/ghz%5Bnum_qubits=3%5D.qasm"
+        keys.validated_circuit_key("local:fake_fez", "ghz", "ghz[num_qubits=3]")
+        == "validated/local%3Afake_fez/ghz/ghz%5Bnum_qubits=3%5D.qasm"
     )
     assert keys.run_prefix("bell", "r1") == "bell/r1/"
     assert keys.experiment_prefix("bell") == "bell/"

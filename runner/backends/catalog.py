@@ -26,7 +26,7 @@ def _fake_dir() -> Path | None:
 
 @cache
 def fake_devices() -> dict[str, tuple[str, int]]:
-    """fake_<dir> -> (device name such as ibm_brisbane, number of qubits)."""
+    """fake_<dir> -> (device name such as ibm_fez, number of qubits)."""
     root = _fake_dir()
     found: dict[str, tuple[str, int]] = {}
     if root is None:
@@ -43,7 +43,7 @@ def local_targets() -> list[str]:
 
 
 def fake_twin(target: str) -> str | None:
-    """fake_brisbane for ibm_brisbane or local:fake_brisbane (a noisy local stand-in)."""
+    """fake_fez for ibm_fez or local:fake_fez (a noisy local stand-in)."""
     if target.startswith("local:fake_"):
         name = target.removeprefix("local:")
         return name if name in fake_devices() else None

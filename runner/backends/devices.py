@@ -2,12 +2,13 @@
 
 FakeBackendV2 builds its Target from the device's properties file after passing every
 timestamp in it through a local-time-zone conversion whose result it then discards: 2,800
-dateutil calls for a 127-qubit device, 0.15 s on first use in a process, which made a cold
-`local:fake_brisbane` run 2.5x a `local:fake_manila` one. This module reads the same files
+dateutil calls for a 127-qubit Eagle device, 0.15 s on first use in a process, which made a
+cold run on it 2.5x a 5-qubit device's (measured before the Heron devices were the
+examples). This module reads the same files
 the way FakeBackendV2 keeps them (timestamps parsed as written; its fractional-gate filter
 matches gate names such as "rzz0_1" against gate types, so it keeps every gate, and so do
 we) and builds the Target with the same converter and flags: 0.014 s instead of 0.16 s for
-fake_brisbane. Tests check the Target, the properties and the transpiled circuits against
+that device. Tests check the Target, the properties and the transpiled circuits against
 FakeBackendV2's for devices with and without fractional gates.
 
 Imports qiskit at module level: import this module lazily (it is only needed to simulate).

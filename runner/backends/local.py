@@ -134,7 +134,7 @@ class LocalBackend:
 
     @property
     def name(self) -> str:
-        """The resolved backend name, e.g. 'aer_simulator' or 'fake_manila'."""
+        """The resolved backend name, e.g. 'aer_simulator' or 'fake_fez'."""
         return str(self._device.name)
 
     def submit(self, request: RunRequest) -> Submission:

@@ -1,6 +1,6 @@
 """Device noise simulation restricted to the physical qubits a run actually uses.
 
-A fake device's full noise model (127 qubits for fake_brisbane) costs seconds to build and
+A fake device's full noise model (156 qubits for fake_fez) costs seconds to build and
 seconds more per job to hand to Aer, although a Bell circuit touches two qubits. The noise
 model FakeBackendV2 builds is local: readout error per qubit, a depolarizing plus thermal
 relaxation error per gate on that gate's qubits, and relaxation on delays. An instruction

@@ -69,7 +69,8 @@ def quantize_delays(circuit: QuantumCircuit, backend: Any) -> QuantumCircuit:
     cycles: the nearest multiple of the device's timing alignment, in dt.
 
     The preset pass manager refuses an unscheduled circuit whose delays break the device's
-    alignment (fake_manila: 16 dt); a device with no dt (AerSimulator) keeps them as written.
+    alignment (16 dt on many IBM devices); a device with no dt (AerSimulator) keeps them as
+    written.
     The rounding is below 4 ns on current devices, far under the microsecond delays swept.
     """
     import math

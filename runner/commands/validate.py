@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from runner.backends.fleet import is_retired, retirement_message
 from runner.config import Config
 from runner.errors import BackendError, Diagnostic
 from runner.inputs import load_inputs
@@ -15,7 +16,7 @@ from runner.spec.model import Spec
 
 
 def check_ibm_targets(config: Config, specs: list[Spec], out: Output) -> list[Diagnostic]:
-    """Unknown IBM backend names, checked only when IBM credentials are in the environment
+    """Unknown and retired IBM backend names, checked only when IBM credentials are in the environment
     (pull requests have none, so validate stays offline and fast there)."""
     wanted = [s for s in specs if not s.target.startswith("local:") and s.target != "least_busy"]
     if not wanted or not config.environ.get("IBM_QUANTUM_TOKEN"):
@@ -34,7 +35,12 @@ def check_ibm_targets(config: Config, specs: list[Spec], out: Output) -> list[Di
     for spec in (s for s in wanted if s.target not in names):
         line, col = locate(spec.path.read_text(encoding="utf-8")).value(("backend", "target"))
         shown = display_path(spec.path, config.repo_root)
-        problems.append(Diagnostic(shown, line, col, unknown_backend_message(spec.target, names)))
+        message = (
+            retirement_message(spec.target, names)
+            if is_retired(spec.target, names)
+            else unknown_backend_message(spec.target, names)
+        )
+        problems.append(Diagnostic(shown, line, col, message))
     return problems
 
 

@@ -142,6 +142,17 @@ def duration(start: str | None, end: str | None) -> str:
     return f"{seconds // 86400}d {seconds % 86400 // 3600:02d}h"
 
 
+def device(name: str | None) -> str:
+    """A backend name for a table cell, marked when IBM has retired the device (the run's
+    jobs stay retrievable; new runs on it are blocked)."""
+    from runner.backends.fleet import RETIRED
+
+    if name not in RETIRED:
+        return md(name)
+    day = RETIRED[name]
+    return md(f"{name} (retired{' on ' + day if day else ''})")
+
+
 def code(value: Any) -> str:
     """A code span (a command to copy): literal text, so no escapes; backticks, newlines and
     anything unprintable are dropped so the span cannot end early or break the line."""
@@ -156,6 +167,7 @@ def metric_label(key: Any) -> str:
 
 
 FILTERS = {
+    "device": device,
     "code": code,
     "plural": plural,
     "md": md,

@@ -22,7 +22,7 @@ _HINTS = {
     ("execution", "shots"): "lower shots or split the spec",
     ("name",): "use lowercase letters, digits, '.', '_' and '-'",
     ("circuits", "name"): "use lowercase letters, digits, '_' and '-'",
-    ("backend", "target"): "e.g. 'local:aer', 'local:fake_manila', 'ibm_brisbane' or 'least_busy'",
+    ("backend", "target"): "e.g. 'local:aer', 'local:fake_fez', 'ibm_fez' or 'least_busy'",
     ("execution", "schedule"): "use daily, weekly, monthly or a 5-field cron expression (UTC)",
     ("qasm",): "use a path relative to the spec file, inside the repository",
 }

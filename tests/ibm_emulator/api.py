@@ -29,6 +29,7 @@ class RuntimeAPI:
     def __init__(self, config: EmulatorConfig, backends: dict[str, EmulatedBackend]) -> None:
         self.config = config
         self.backends = backends
+        self.retired: dict[str, EmulatedBackend] = {}  # gone from /backends; jobs stay readable
         self.lock = threading.RLock()
         self.jobs = JobBook(self.lock)
         self.sessions = SessionBook(self.lock, self.jobs, config.session_modes, set(backends))
@@ -127,6 +128,14 @@ class RuntimeAPI:
             return error(404, f"Program {program_id} not found", 1211)
         if backend is None:
             return error(400, f"Backend {payload.get('backend')} is not available", 1216)
+        cap = self.config.max_pending_jobs
+        if cap is not None and sum(j.pending for j in self.jobs.all()) >= cap:
+            return error(
+                400,
+                f"You have reached the limit of {cap} pending jobs. Please wait for a job to "
+                "complete or cancel one before submitting anything new.",
+                3458,
+            )
         tags = payload.get("tags") or []
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             return error(400, "tags must be a list of strings")
@@ -233,7 +242,8 @@ class RuntimeAPI:
         job = self._job(job_id)
         if job is None:
             return error(404, f"Job {job_id} not found", 1291)
-        return Reply(200, job.metrics(self.backends[job.backend].num_qubits))
+        device = self.backends.get(job.backend) or self.retired[job.backend]
+        return Reply(200, job.metrics(device.num_qubits))
 
     def job_logs(self, request: Request, job_id: str) -> Reply:
         """``GET /jobs/{id}/logs`` (the emulator writes none)."""

@@ -2,7 +2,7 @@
 
 ``/configuration`` and ``/properties`` serve the ``conf_*.json`` / ``props_*.json`` files
 verbatim, so the client builds the same ``Target`` it would for the real device. The
-device name comes from those files (``fake_manila`` serves as ``ibmq_manila``).
+device name comes from those files (``fake_fez`` serves as ``ibm_fez``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def fake_backends_dir() -> Path:
 class EmulatedBackend:
     """One device: its shipped JSON documents plus a mutable status the test may change."""
 
-    fake_name: str  # "fake_manila": the local fake backend with this device's noise
+    fake_name: str  # "fake_fez": the local fake backend with this device's noise
     directory: Path
     status_name: str = "online"  # /backends list: online, offline, paused
     status_msg: str = "active"  # /status: active, maintenance, internal
@@ -103,7 +103,7 @@ def _load_one(directory: Path, prefix: str) -> dict[str, Any]:
 
 
 def load_backends(names: tuple[str, ...]) -> dict[str, EmulatedBackend]:
-    """Emulated devices keyed by service name; ``names`` are fake names (``fake_manila``)."""
+    """Emulated devices keyed by service name; ``names`` are fake names (``fake_fez``)."""
     root = fake_backends_dir()
     result: dict[str, EmulatedBackend] = {}
     for fake_name in names:

@@ -16,14 +16,18 @@ DEFAULT_CRN = (
 class EmulatorConfig:
     """How the emulated service behaves.
 
-    ``backends`` are fake backend names (``fake_manila`` is served as ``ibmq_manila``).
+    ``backends`` are fake backend names (``fake_fez`` is served as ``ibm_fez``); the default
+    is part of IBM's current Heron fleet. ``IBMRuntimeEmulator.retire(name)`` removes one
+    mid-test. ``max_pending_jobs`` is the Open Plan's pending-job cap (error 3458 past it;
+    None: no cap).
     ``noisy`` runs jobs on the fake backend (device noise model) instead of noiseless Aer.
     Jobs answer Queued for ``queued_polls`` polls and Running for ``running_polls`` polls.
     ``usage_limit_seconds=None`` means no limit. ``session_modes`` lists the accepted
     ``POST /sessions`` modes: batch only by default, like IBM's Open Plan.
     """
 
-    backends: tuple[str, ...] = ("fake_manila", "fake_brisbane")
+    backends: tuple[str, ...] = ("fake_fez", "fake_kingston", "fake_marrakesh")
+    max_pending_jobs: int | None = None
     noisy: bool = False
     seed: int | None = 1234
     queued_polls: int = 1

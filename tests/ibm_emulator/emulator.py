@@ -108,6 +108,12 @@ class IBMRuntimeEmulator:
         """Sessions (batches) by id."""
         return self._api.sessions.sessions
 
+    def retire(self, name: str) -> None:
+        """Retire a device (service name, e.g. ``ibm_fez``): it leaves ``GET /backends`` and
+        its documents answer 404, while its jobs stay retrievable, as on IBM Quantum."""
+        with self._api.lock:
+            self._api.retired[name] = self.backends.pop(name)
+
     def set_usage(self, consumed_seconds: int, limit_seconds: int | None) -> None:
         """Set the starting consumption and the limit (None = unlimited)."""
         self.config.usage_consumed_seconds = consumed_seconds

@@ -1,0 +1,147 @@
+"""Today's IBM Quantum platform: current devices, retired ones, the executor primitives.
+
+Against the emulator serving the current Heron fleet (and, where a test needs one, a device
+that retires during the test), through the unmodified client and `qrun` itself.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import qiskit_ibm_runtime  # noqa: F401  (main-thread import: see tests/test_ibm_backend.py)
+
+from runner.backends.fleet import CURRENT_FLEET, RETIRED, retirement_message
+from runner.plan import Kind, PlanInput, plan
+from runner.spec.loader import load_spec
+from runner.spec.model import Spec
+from tests.ibm_emulator import IBMRuntimeEmulator
+from tests.test_ibm_backend import FAST, latest, qrun, spec_text, use_specs
+
+NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
+
+
+def spec_from(root: Path, name: str, backend: str) -> Spec:
+    """A one-circuit spec with this [backend] body, loaded the real way."""
+    (root / "specs").mkdir(exist_ok=True)
+    path = root / "specs" / f"{name}.toml"
+    path.write_text(
+        f'name = "{name}"\n[backend]\n{backend}\n[[circuits]]\nname = "bell"\ntemplate = "bell"\n'
+    )
+    return load_spec(path, root)
+
+
+def test_a_new_run_on_a_retired_device_is_blocked_naming_the_day_and_the_fleet(
+    tmp_path: Path,
+) -> None:
+    spec = spec_from(tmp_path, "old", 'target = "ibm_brisbane"')
+    (action,) = plan(PlanInput(specs=[spec], locks={}, now=NOW))
+    assert action.kind is Kind.BLOCKED
+    assert action.reason.startswith("ibm_brisbane was retired on 2025-11-03; current devices: ")
+    assert all(name in action.reason for name in CURRENT_FLEET)
+    listed = ["ibm_fez", "ibm_kingston"]  # the service's answer replaces the fallback fleet
+    (action,) = plan(PlanInput(specs=[spec], locks={}, now=NOW, listed_backends=listed))
+    assert "current devices: ibm_fez, ibm_kingston." in action.reason
+    # a device the service still lists (the table is a fallback) is not blocked
+    listed.append("ibm_brisbane")
+    (action,) = plan(PlanInput(specs=[spec], locks={}, now=NOW, listed_backends=listed))
+    assert action.kind is Kind.SUBMIT
+
+
+def test_only_the_retirement_table_and_readme_name_retired_devices() -> None:
+    root = Path(__file__).resolve().parents[1]
+    allowed = {Path("runner/backends/fleet.py"), Path("README.md")}
+    files = [
+        p
+        for top in ("runner", "schemas", "specs", "benchmarks", "README.md", "noxfile.py")
+        for p in ([root / top] if (root / top).is_file() else (root / top).rglob("*"))
+        if p.is_file() and p.suffix in (".py", ".json", ".toml", ".md", ".j2", ".qasm")
+    ]
+    assert len(files) > 50
+    named = {
+        p.relative_to(root)
+        for p in files
+        if any(name.removeprefix("ibm_") in p.read_text(encoding="utf-8") for name in RETIRED)
+    }
+    assert named <= allowed
+
+
+def test_fez_spec_is_submitted_once_through_the_executor_and_collected_later(
+    project: Path, make_ibm_emulator: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emu = make_ibm_emulator(**FAST)
+    emu.jobs.hold()
+    use_specs(project, fez=spec_text("fez"), old=spec_text("old", target="ibm_brisbane"))
+    planned = qrun(capsys, "plan")
+    assert planned.code == 0
+    blocked = "ibm_brisbane was retired on 2025-11-03; current devices: ibm_fez, ibm_kingston"
+    assert blocked in " ".join(planned.text.split())  # the table may wrap the reason
+    assert qrun(capsys, "apply").code == 0
+    assert emu.submissions == 1  # fez only: nothing for the retired device
+    (job,) = emu.jobs.all()
+    assert job.program_id == "executor" and job.backend == "ibm_fez"
+    assert latest(project, "fez")["status"] == "queued"
+    assert not (project / "specs" / "old.lock.toml").exists()
+    emu.jobs.release()
+    assert qrun(capsys, "apply").code == 0  # a later invocation collects
+    run = latest(project, "fez")
+    assert run["status"] == "completed" and emu.submissions == 1
+    page = (project / "reports" / "fez.md").read_text(encoding="utf-8")
+    assert "ibm\\_fez" in page and "retired" not in page
+    doc = json.loads(qrun(capsys, "plan", "--format", "json").out)
+    (old,) = [a for a in doc["data"] if a["name"] == "old"]
+    assert old["kind"] == "blocked" and old["reason"] == retirement_message(
+        "ibm_brisbane", ["ibm_fez", "ibm_kingston", "ibm_marrakesh"]
+    )
+
+
+def test_validate_with_credentials_names_the_retirement(
+    project: Path, make_ibm_emulator: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_ibm_emulator(**FAST)
+    use_specs(project, old=spec_text("old", target="ibm_torino"))
+    validated = qrun(capsys, "validate")
+    assert validated.code == 1
+    assert "specs/old.toml:5:" in validated.err
+    assert "ibm_torino was retired on 2026-04-01; current devices: ibm_fez" in validated.err
+
+
+def test_a_job_submitted_before_its_device_retired_is_still_collected(
+    project: Path, make_ibm_emulator: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The device is served while the run is submitted, then retires (it leaves the backend
+    listing and its configuration answers 404); the next apply still collects the job and
+    the page says the device is retired."""
+    emu: IBMRuntimeEmulator = make_ibm_emulator(**FAST, backends=("fake_brisbane", "fake_fez"))
+    emu.jobs.hold()
+    use_specs(project, late=spec_text("late", target="ibm_brisbane"))
+    assert qrun(capsys, "apply").code == 0  # the service still lists it: not blocked
+    assert latest(project, "late")["status"] == "queued" and emu.submissions == 1
+    emu.retire("ibm_brisbane")
+    emu.jobs.release()
+    assert qrun(capsys, "apply").code == 0
+    run = latest(project, "late")
+    assert run["status"] == "completed" and run["backend"] == "ibm_brisbane"
+    page = (project / "reports" / "late.md").read_text(encoding="utf-8")
+    assert "ibm\\_brisbane (retired on 2025-11-03)" in page
+    assert emu.submissions == 1
+
+
+def test_the_emulator_caps_pending_jobs_with_error_3458(make_ibm_emulator: Any) -> None:
+    from qiskit_ibm_runtime import QiskitRuntimeService
+    from qiskit_ibm_runtime.exceptions import IBMRuntimeError
+
+    from tests.test_ibm_emulator import bell
+
+    emu: IBMRuntimeEmulator = make_ibm_emulator(**FAST, max_pending_jobs=1)
+    emu.jobs.hold()
+    backend = QiskitRuntimeService(**emu.service_kwargs()).backend("ibm_fez")
+    from qiskit_ibm_runtime.executor_sampler import Sampler
+
+    Sampler(mode=backend).run([bell(backend)], shots=10)
+    with pytest.raises(IBMRuntimeError, match="3458"):
+        Sampler(mode=backend).run([bell(backend)], shots=10)
+    assert emu.submissions == 1

@@ -71,6 +71,7 @@ class Limits:
     submissions_per_minute: int = 5
     max_circuits_per_job: int = 300
     stale_claim_minutes: float = 30.0
+    price_per_qpu_second: float = 1.60  # IBM's published Pay-As-You-Go rate, USD
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Limits:
@@ -81,6 +82,7 @@ class Limits:
             "submissions_per_minute": ("QRUN_SUBMISSIONS_PER_MINUTE", int),
             "max_circuits_per_job": ("QRUN_MAX_CIRCUITS_PER_JOB", int),
             "stale_claim_minutes": ("QRUN_STALE_CLAIM_MINUTES", float),
+            "price_per_qpu_second": ("QRUN_PRICE_PER_QPU_SECOND", float),
         }
         values: dict[str, float | int] = {}
         for attr, (var, kind) in names.items():
@@ -89,7 +91,8 @@ class Limits:
                     value = kind(environ[var])
                 except ValueError:
                     raise UsageError(f"{var} must be a number (got {environ[var]!r})") from None
-                zero_ok = attr == "stale_claim_minutes"  # 0: take over any claim at once
+                # 0: take over any claim at once / QPU time is free
+                zero_ok = attr in ("stale_claim_minutes", "price_per_qpu_second")
                 if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
                     raise UsageError(f"{var} must be a positive number (got {environ[var]!r})")
                 values[attr] = value

@@ -63,5 +63,10 @@ class SubmitUncertain(ServiceUnavailable):
     may exist. The answer is a lookup by tag, never a second POST."""
 
 
+class SubmissionDeferred(BackendError):
+    """An Open Plan cap (the pending-job cap, error 3458) refused a submission for now: the
+    run waits for a later apply instead of failing."""
+
+
 class GitError(QrunError):
     """A git operation failed (push rejected past the retry bound, dirty tree, no repo)."""

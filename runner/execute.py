@@ -21,8 +21,17 @@ from runner.errors import (
     QrunError,
     Rejected,
     ServiceUnavailable,
+    SubmissionDeferred,
 )
-from runner.lock import JobRecord, Lock, ObjectRecord, RunRecord, RunStatus, split_surplus
+from runner.lock import (
+    DEFERRED_MARK,
+    JobRecord,
+    Lock,
+    ObjectRecord,
+    RunRecord,
+    RunStatus,
+    split_surplus,
+)
 from runner.schedule import format_time
 from runner.spec.model import Spec
 from runner.stores import keys
@@ -58,6 +67,7 @@ class RunContext:
     skipped: int = 0
     messages: list[str] = field(default_factory=list)
     queue_lengths: dict[str, int] = field(default_factory=dict)
+    deferred: str | None = None  # set once a cap refused a submission: defer the rest
 
     def lease_from_now(self) -> str:
         """The end of a lease taken now: the invocation's clock plus the time spent since."""
@@ -100,6 +110,8 @@ def check_store(ctx: RunContext, name: str, run_id: str) -> None:
 def submit(ctx: RunContext, spec: Spec, lock: Lock, run_id: str, trigger: str) -> Lock:
     """Claim the run, adopt jobs already tagged with its id or submit, and record the jobs."""
     check_store(ctx, spec.name, run_id)
+    if ctx.deferred and not spec.target.startswith("local:"):
+        raise SubmissionDeferred(ctx.deferred)  # nothing claimed: planned again next apply
     stamp = format_time(ctx.now)
     lease = ctx.lease_from_now()
     existing = next((r for r in lock.runs if r.id == run_id), None)
@@ -156,6 +168,12 @@ def submit(ctx: RunContext, spec: Spec, lock: Lock, run_id: str, trigger: str) -
             raise  # the next apply adopts by tag or submits
         except CredentialsError:
             raise
+        except SubmissionDeferred as exc:  # the claim stays, marked: the next apply submits
+            ctx.deferred = str(exc)
+            deferred = run.with_(error=DEFERRED_MARK + str(exc), updated=stamp, lease_expires=stamp)
+            lock = lock.upsert(deferred)
+            ctx.persist(lock)
+            raise
         except BackendError as exc:  # the service (or qrun) refused the run: record why
             if not isinstance(exc, Rejected) and backend.find_jobs(request):
                 raise
@@ -178,6 +196,7 @@ def submit(ctx: RunContext, spec: Spec, lock: Lock, run_id: str, trigger: str) -
         lease_expires=None,  # a lease only matters while claimed (and finished records stay stable)
         backend=submission.backend,
         updated=stamp,
+        error=None,  # a deferral of an earlier apply is over
         jobs=tuple(
             JobRecord(j.job_id, j.circuit_ids, JobStatus.QUEUED.value) for j in submission.jobs
         ),

@@ -18,13 +18,19 @@ from runner.backends.base import Backend
 from runner.backends.fleet import is_retired
 from runner.collect import collect
 from runner.config import Config
-from runner.errors import BackendError, CredentialsError, QrunError, UsageError
+from runner.errors import (
+    BackendError,
+    CredentialsError,
+    QrunError,
+    SubmissionDeferred,
+    UsageError,
+)
 from runner.execute import ClaimLost, RunContext, submit, supersede
 from runner.files import remove_stray_temps
 from runner.inputs import Inputs, load_inputs
 from runner.lock import Lock, merge_locks, read_lock, write_lock
 from runner.output import Output
-from runner.plan import Action, Kind, PlanInput, plan
+from runner.plan import Action, Budget, Kind, PlanInput, budget, plan
 from runner.schedule import parse_time
 
 if TYPE_CHECKING:
@@ -111,18 +117,20 @@ def backend_factory(config: Config) -> Callable[[str], Backend]:
 
 def remaining_quota(
     config: Config, inputs: Inputs, backend_for: Callable[[str], Backend] | None = None
-) -> float | None:
-    """QPU seconds the IBM instance has left, asked only when a spec targets IBM."""
+) -> tuple[float | None, bool]:
+    """(QPU seconds the IBM instance has left, whether it is on the Open Plan), asked only
+    when a spec targets IBM."""
     ibm = [s.target for s in inputs.specs if not s.target.startswith("local:")]
     if not ibm or not config.environ.get("IBM_QUANTUM_TOKEN"):
-        return None
+        return None, False
     backend = (backend_for or backend_factory(config))(ibm[0])
     try:
-        return backend.remaining_seconds()  # type: ignore[attr-defined]
+        left, plan_id = backend.quota()  # type: ignore[attr-defined]
     except CredentialsError:
         raise
     except BackendError:
-        return None  # an outage must not stop collection or local runs; submissions report it
+        return None, False  # an outage must not stop collection or local runs
+    return left, plan_id == "open"
 
 
 def listed_backends(config: Config) -> list[str] | None:
@@ -153,6 +161,18 @@ def make_plan(
     backend_for: Callable[[str], Backend] | None = None,
 ) -> list[Action]:
     """Plan from loaded inputs (report digests read from reports/)."""
+    return plan_with_budget(config, inputs, now, trigger, retry, backend_for)[0]
+
+
+def plan_with_budget(
+    config: Config,
+    inputs: Inputs,
+    now: datetime,
+    trigger: str,
+    retry: frozenset[str] = frozenset(),
+    backend_for: Callable[[str], Backend] | None = None,
+) -> tuple[list[Action], Budget]:
+    """The plan and the budget it was made against (QPU time left, price, Open Plan)."""
     from runner.reports.digest import expected_digests, read_digests
 
     names = [s.name for s in inputs.specs] + list(inputs.locks)
@@ -179,10 +199,11 @@ def make_plan(
         a.kind is Kind.SUBMIT and not (a.target or specs[a.name].target).startswith("local:")
         for a in actions
     ):
-        remaining = remaining_quota(config, inputs, backend_for)
-        if remaining is not None:
-            actions = _only(plan(replace(base, service_remaining_seconds=remaining)), inputs)
-    return actions
+        remaining, open_plan = remaining_quota(config, inputs, backend_for)
+        if remaining is not None or open_plan:
+            base = replace(base, service_remaining_seconds=remaining, open_plan=open_plan)
+            actions = _only(plan(base), inputs)
+    return actions, budget(base)
 
 
 @dataclass(frozen=True)
@@ -319,6 +340,8 @@ def _carry_out(ctx: RunContext, action: Action, specs: dict, locks: dict[str, Lo
         raise  # a configuration problem of the whole invocation, not of this spec
     except ClaimLost as exc:
         return Outcome(action.name, action.kind, Status.SKIPPED, str(exc))
+    except SubmissionDeferred as exc:  # an Open Plan cap: a later apply submits it
+        return Outcome(action.name, Kind.DEFER, Status.SKIPPED, str(exc))
     except QrunError as exc:
         return Outcome(action.name, action.kind, Status.FAILED, str(exc))
     run = next(r for r in lock.runs if r.id == action.run_id)

@@ -15,7 +15,7 @@ from typing import Any
 from runner.backends.fleet import is_retired, retirement_message
 from runner.config import Limits
 from runner.estimate import Observed, estimate_qpu_seconds
-from runner.lock import Lock, RunRecord, RunStatus
+from runner.lock import DEFERRED_MARK, Lock, RunRecord, RunStatus
 from runner.schedule import format_time, is_due, next_due, parse_time
 from runner.spec.model import Spec
 
@@ -40,6 +40,7 @@ class Action:
     run_id: str | None = None
     trigger: str | None = None
     estimate_seconds: float = 0.0
+    estimate_cost: float | None = None  # money for hardware runs (estimate x price); None: local
     details: Mapping[str, Any] = field(default_factory=dict)
     target: str | None = None  # which target of a multi-target spec (None: the only one)
 
@@ -62,6 +63,7 @@ class PlanInput:
     retry: frozenset[str] = frozenset()
     service_remaining_seconds: float | None = None
     listed_backends: Sequence[str] | None = None  # the instance's devices, when asked
+    open_plan: bool = False  # the service says the instance is on the Open Plan: no charge
 
 
 def jobs_needed(spec: Spec, limits: Limits) -> int:
@@ -124,6 +126,35 @@ def _submit_reason(spec: Spec, latest: RunRecord | None, inp: PlanInput) -> tupl
     return None
 
 
+@dataclass(frozen=True)
+class Budget:
+    """The money and QPU time a plan is made against, for the plan's summary line."""
+
+    qpu_seconds_left: float  # in the rolling window (or the instance's limit, if lower)
+    price_per_qpu_second: float
+    open_plan: bool
+
+
+def budget(inp: PlanInput) -> Budget:
+    """What is left before this plan's submissions, and what a QPU second costs."""
+    left = inp.limits.qpu_seconds_budget - qpu_seconds_used(inp.locks, inp.now)
+    if inp.service_remaining_seconds is not None:
+        left = min(left, inp.service_remaining_seconds)
+    return Budget(max(left, 0.0), price_per_second(inp), inp.open_plan)
+
+
+def price_per_second(inp: PlanInput) -> float:
+    """What a QPU second costs this instance: nothing on the Open Plan, else the rate."""
+    return 0.0 if inp.open_plan else inp.limits.price_per_qpu_second
+
+
+def cost_of(spec: Spec, seconds: float, inp: PlanInput) -> float | None:
+    """Estimated money for a run: None on a local target (no QPU time is billed)."""
+    if spec.target.startswith("local:"):
+        return None
+    return round(seconds * price_per_second(inp), 2)
+
+
 def plan(inp: PlanInput) -> list[Action]:
     """Every spec's next step, in name order; blocked and deferred actions say why."""
     actions: list[Action] = []
@@ -151,7 +182,12 @@ def plan(inp: PlanInput) -> list[Action]:
         lock = inp.locks.get(spec.name, Lock(spec.name))
         latest = _latest(spec, lock)
         current[:] = [spec]
-        if latest is not None and latest.status is RunStatus.CLAIMED:
+        deferred = (
+            latest is not None
+            and latest.status is RunStatus.CLAIMED
+            and (latest.error or "").startswith(DEFERRED_MARK)
+        )
+        if latest is not None and latest.status is RunStatus.CLAIMED and not deferred:
             lease_end = lease_expires(latest, inp.limits)
             if inp.now < lease_end:
                 add(
@@ -173,9 +209,12 @@ def plan(inp: PlanInput) -> list[Action]:
         if latest is not None and latest.status.pending and not stale_old_claim:
             kind = Kind.SUBMIT if latest.status is RunStatus.CLAIMED else Kind.COLLECT
             reason = (
-                "stale claim (runner gone?): adopt jobs tagged with the run id, else submit"
-                if kind is Kind.SUBMIT
-                else f"{len(latest.jobs)} job(s) {latest.status.value}"
+                f"{len(latest.jobs)} job(s) {latest.status.value}"
+                if kind is Kind.COLLECT
+                else "deferred by the pending-job cap in an earlier apply: submit now (adopting "
+                "any job tagged with the run id)"
+                if deferred
+                else "stale claim (runner gone?): adopt jobs tagged with the run id, else submit"
             )
             add(Action(kind, spec.name, reason, run_id=latest.id, trigger=latest.trigger))
             continue
@@ -205,6 +244,7 @@ def plan(inp: PlanInput) -> list[Action]:
             details["supersedes"] = latest.id
             reason += f"; closes stale claim {latest.id} of the older revision"
         run_id = lock.next_run_id(spec.run_hash)
+        cost = cost_of(spec, estimate, inp)
         cap = spec.execution.max_qpu_seconds
         if cap is not None and estimate > cap:
             add(
@@ -214,6 +254,22 @@ def plan(inp: PlanInput) -> list[Action]:
                     f"estimated {estimate:g} QPU s exceeds "
                     f"max_qpu_seconds = {cap:g}; raise it or reduce shots/circuits",
                     estimate_seconds=estimate,
+                    estimate_cost=cost,
+                    details=details,
+                )
+            )
+            continue
+        money_cap = spec.execution.max_cost
+        if money_cap is not None and cost is not None and cost > money_cap:
+            add(
+                Action(
+                    Kind.BLOCKED,
+                    spec.name,
+                    f"estimated cost {cost:.2f} ({estimate:g} QPU s at "
+                    f"{price_per_second(inp):g}/s) exceeds max_cost = {money_cap:g}; raise it "
+                    "or reduce shots/circuits",
+                    estimate_seconds=estimate,
+                    estimate_cost=cost,
                     details=details,
                 )
             )
@@ -231,6 +287,7 @@ def plan(inp: PlanInput) -> list[Action]:
                         f"{inp.limits.qpu_seconds_budget:g} s in the rolling 28 days"
                     ),
                     estimate_seconds=estimate,
+                    estimate_cost=cost,
                     details=details,
                 )
             )
@@ -244,6 +301,7 @@ def plan(inp: PlanInput) -> list[Action]:
                         f"{reason}; deferred: {pending_jobs} jobs "
                         f"pending, limit {inp.limits.max_pending_jobs}",
                         estimate_seconds=estimate,
+                        estimate_cost=cost,
                     )
                 )
                 continue
@@ -255,6 +313,7 @@ def plan(inp: PlanInput) -> list[Action]:
                         f"{reason}; deferred: submission rate "
                         f"limit {inp.limits.submissions_per_minute}/min",
                         estimate_seconds=estimate,
+                        estimate_cost=cost,
                     )
                 )
                 continue
@@ -269,6 +328,7 @@ def plan(inp: PlanInput) -> list[Action]:
                 run_id=run_id,
                 trigger=trigger,
                 estimate_seconds=estimate,
+                estimate_cost=cost,
                 details=details,
             )
         )

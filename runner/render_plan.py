@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runner.errors import Diagnostic
-from runner.plan import Action, Kind
+from runner.plan import Action, Budget, Kind
 from runner.plan_metrics import metric_rows
 from runner.reports.markdown import md
 
@@ -53,6 +53,33 @@ def label(action: Action) -> str:
     return action.name if action.target is None else f"{action.name} @ {action.target}"
 
 
+PLAN_COLUMNS = ["action", "spec", "run", "est. QPU s", "est. cost", "reason"]
+
+
+def money(amount: float | None) -> str:
+    """A cost for a table cell: '$1.60'; blank for local runs (nothing is billed)."""
+    return "" if amount is None else f"${amount:,.2f}"
+
+
+def budget_line(actions: Sequence[Action], budget: Budget) -> str:
+    """The hardware submissions' estimated QPU time and cost against what is left; empty
+    when the plan has no hardware run to price."""
+    if all(a.estimate_cost is None for a in actions):
+        return ""
+    planned = [a for a in actions if a.kind is Kind.SUBMIT and a.estimate_cost is not None]
+    seconds = sum(a.estimate_seconds for a in planned)
+    cost = sum(a.estimate_cost or 0.0 for a in planned)
+    rate = (
+        "Open Plan: QPU time not billed"
+        if budget.open_plan
+        else f"at ${budget.price_per_qpu_second:g} per QPU second"
+    )
+    return (
+        f"Hardware submissions: ~{seconds:g} QPU s, est. {money(cost)} ({rate}); "
+        f"{budget.qpu_seconds_left / 60:.1f} QPU min left in the rolling 28 days."
+    )
+
+
 def plan_rows(actions: Sequence[Action]) -> list[list[str]]:
     return [
         [
@@ -60,6 +87,7 @@ def plan_rows(actions: Sequence[Action]) -> list[list[str]]:
             label(a),
             a.run_id or "",
             f"{a.estimate_seconds:g}" if a.estimate_seconds else "",
+            money(a.estimate_cost),
             a.reason,
         ]
         for a in actions
@@ -78,6 +106,7 @@ class PlanView:
     last_runs: Mapping[str, tuple[str, Mapping[str, Any]]] = field(default_factory=dict)
     seconds_left: float | None = None  # QPU seconds left in the budget window
     violations: Sequence[Any] = ()  # policy findings (runner.policy.Violation)
+    budget: Budget | None = None  # QPU time left, price, Open Plan: the money line
 
 
 def summary_line(view: PlanView) -> str:
@@ -112,6 +141,8 @@ def _spec_line(a: Action) -> str:
         d = a.details
         shape = f" · {d['circuits']} circuit(s) × {d['shots']} shots on {md(d['target'])}"
     cost = f" · est. {a.estimate_seconds:g} QPU s" if a.estimate_seconds else ""
+    if a.estimate_cost is not None and a.kind is Kind.SUBMIT:
+        cost += f" · est. {money(a.estimate_cost)}"
     return f"- {ICONS[a.kind]} **{md(label(a))}**{run}: {md(a.reason)}{shape}{cost}"
 
 
@@ -199,6 +230,8 @@ def plan_markdown(
     """The plan comment: summary line, one line per changing spec, collapsed details, and
     the sticky marker last; at most limit characters (what is cut is in `whole`)."""
     head = [summary_line(view), ""]
+    if view.budget is not None and (money_line := budget_line(view.actions, view.budget)):
+        head += [money_line, ""]
     if view.changes is not None:
         names = ", ".join(f"`{md(c.name)}` ({c.change})" for c in view.changes)
         head += [f"This pull request changes: {names}" if names else "No spec changed.", ""]

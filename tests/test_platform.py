@@ -7,6 +7,7 @@ that retires during the test), through the unmodified client and `qrun` itself.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -145,3 +146,65 @@ def test_the_emulator_caps_pending_jobs_with_error_3458(make_ibm_emulator: Any) 
     with pytest.raises(IBMRuntimeError, match="3458"):
         Sampler(mode=backend).run([bell(backend)], shots=10)
     assert emu.submissions == 1
+
+
+def test_hardware_submissions_carry_money_and_max_cost_blocks(tmp_path: Path) -> None:
+    from runner.config import Limits
+
+    hw = spec_from(tmp_path, "hw", 'target = "ibm_fez"')
+    local = spec_from(tmp_path, "sim", 'target = "local:aer"')
+    actions = {a.name: a for a in plan(PlanInput(specs=[hw, local], locks={}, now=NOW))}
+    assert actions["hw"].kind is Kind.SUBMIT and actions["hw"].estimate_seconds > 0
+    assert actions["hw"].estimate_cost == round(actions["hw"].estimate_seconds * 1.60, 2)
+    assert actions["sim"].estimate_cost is None  # nothing is billed locally
+    dear = PlanInput(specs=[hw], locks={}, now=NOW, limits=Limits(price_per_qpu_second=96.0))
+    (action,) = plan(dear)
+    assert action.estimate_cost == round(action.estimate_seconds * 96, 2)
+    (action,) = plan(replace(dear, open_plan=True))  # the service says: Open Plan
+    assert action.kind is Kind.SUBMIT and action.estimate_cost == 0.0
+    capped = spec_from(tmp_path, "capped", 'target = "ibm_fez"\n[execution]\nmax_cost = 1')
+    assert capped.run_hash == spec_from(tmp_path, "capped", 'target = "ibm_fez"').run_hash
+    (action,) = plan(replace(dear, specs=[capped]))
+    assert action.kind is Kind.BLOCKED
+    assert f"estimated cost {action.estimate_cost:.2f}" in action.reason
+    assert "exceeds max_cost = 1" in action.reason
+
+
+def test_plan_shows_money_as_text_and_a_json_number(
+    project: Path, make_ibm_emulator: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_ibm_emulator(**FAST, plan_id="paygo")
+    use_specs(project, fez=spec_text("fez"))
+    doc = json.loads(qrun(capsys, "plan", "--format", "json").out)
+    (fez,) = doc["data"]
+    assert fez["kind"] == "submit" and isinstance(fez["estimate_cost"], float)
+    assert fez["estimate_cost"] == round(fez["estimate_qpu_seconds"] * 1.60, 2) > 0
+    assert doc["budget"]["open_plan"] is False and doc["budget"]["price_per_qpu_second"] == 1.6
+    assert 0 < doc["budget"]["qpu_seconds_left"] <= 600
+    text = " ".join(qrun(capsys, "plan").text.split())
+    assert f"${fez['estimate_cost']:,.2f}" in text
+    assert "QPU min left in the rolling 28 days" in text
+
+
+def test_pending_job_cap_defers_the_rest_to_a_later_apply(
+    project: Path, make_ibm_emulator: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emu: IBMRuntimeEmulator = make_ibm_emulator(**FAST, max_pending_jobs=1)
+    emu.jobs.hold()
+    use_specs(project, a=spec_text("a"), b=spec_text("b"), c=spec_text("c"))
+    applied = qrun(capsys, "apply")
+    assert applied.code == 0  # deferred, not failed
+    assert emu.submissions == 1
+    assert "3458" in applied.text and "deferred" in applied.text
+    assert latest(project, "a")["status"] == "queued"
+    second = latest(project, "b")
+    assert second["status"] == "claimed" and second["error"].startswith("deferred: ")
+    assert not (project / "specs" / "c.lock.toml").exists()  # not even claimed
+    planned = " ".join(qrun(capsys, "plan").text.split())
+    assert "deferred by the pending-job cap in an earlier apply" in planned
+    emu.jobs.release()
+    assert qrun(capsys, "apply").code == 0  # a collects; b, then c, each finish before the next
+    for name in "abc":
+        assert latest(project, name)["status"] == "completed"
+    assert "error" not in latest(project, "b")
+    assert emu.submissions == 3  # each spec submitted once

@@ -290,13 +290,19 @@ class IbmBackend:
                 finished.append(job_id)
         return finished
 
+    def quota(self) -> tuple[float | None, str | None]:
+        """(QPU seconds left on the instance when the service reports a limit, its plan id:
+        "open" for the Open Plan, whose time is not billed) from one usage request."""
+        usage = guard(self.settings, "read instance usage", self.service.usage) or {}
+        plan_id = usage.get("plan_id")
+        if usage.get("usage_limit_reached"):
+            return 0.0, plan_id
+        left = usage.get("usage_remaining_seconds")
+        return (float(left) if left is not None else None), plan_id
+
     def remaining_seconds(self) -> float | None:
         """QPU seconds left on the instance, when the service reports a limit."""
-        usage = guard(self.settings, "read instance usage", self.service.usage)
-        left = (usage or {}).get("usage_remaining_seconds")
-        if (usage or {}).get("usage_limit_reached"):
-            return 0.0
-        return float(left) if left is not None else None
+        return self.quota()[0]
 
 
 def part_of(tags: Sequence[str]) -> int:

@@ -19,6 +19,7 @@ from runner.errors import (
     CredentialsError,
     Rejected,
     ServiceUnavailable,
+    SubmissionDeferred,
     SubmitUncertain,
 )
 
@@ -145,6 +146,11 @@ def guard(settings: IbmSettings, what: str, call: Callable[[], T], create: bool 
             ) from None
         if kind == "rejected":
             raise Rejected(f"IBM Quantum rejected the request to {what}: {problem}") from None
+        if kind == "cap":  # answered: no job was created
+            raise SubmissionDeferred(
+                f"IBM Quantum: could not {what}: the instance's pending-job cap is reached "
+                f"({problem}); deferred to a later apply"
+            ) from None
         if create and kind != "error":
             raise SubmitUncertain(
                 f"IBM Quantum: could not {what} ({problem}); the job may exist"
@@ -208,8 +214,9 @@ def status_code(exc: BaseException) -> int | None:
 
 
 def classify(settings: IbmSettings, exc: BaseException) -> tuple[str, str]:
-    """(kind, one-line summary); kind is auth, rejected (a 4xx answer), retry (not retried by
-    the client, or a transport error), down (past the client's retries), error."""
+    """(kind, one-line summary); kind is auth, cap (an Open Plan cap: error 3458, too many
+    pending jobs), rejected (a 4xx answer), retry (not retried by the client, or a transport
+    error), down (past the client's retries), error."""
     from qiskit_ibm_runtime.exceptions import IBMAccountError, IBMNotAuthorizedError
     from requests.exceptions import RequestException
 
@@ -224,6 +231,8 @@ def classify(settings: IbmSettings, exc: BaseException) -> tuple[str, str]:
         if isinstance(cause, RequestException):  # IBM Cloud unreachable
             return "down", summary(settings.scrub(str(cause)))
         return "auth", summary(text)
+    if re.search(r"\b3458\b", text):
+        return "cap", "error 3458: too many pending jobs"
     if re.search(r"too many \d{3} error responses|Max retries exceeded", text):
         return "down", summary(text)
     code = status_code(exc)

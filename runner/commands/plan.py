@@ -11,12 +11,14 @@ from runner.config import Config
 from runner.inputs import load_inputs
 from runner.lock import Lock, RunStatus
 from runner.output import Output, plural
-from runner.pipeline import clock, detect_trigger, make_plan
+from runner.pipeline import clock, detect_trigger, plan_with_budget
 from runner.plan import Action, Kind, qpu_seconds_used
 from runner.pr_context import gate
 from runner.render_plan import (
+    PLAN_COLUMNS,
     SUMMARY_LIMIT,
     PlanView,
+    budget_line,
     label,
     plan_markdown,
     plan_rows,
@@ -49,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         if args.format != "markdown":
             out.diagnostic(diag)
     now = clock(config)
-    actions = make_plan(config, inputs, now, detect_trigger(config, args.trigger))
+    actions, budget = plan_with_budget(config, inputs, now, detect_trigger(config, args.trigger))
     # policy findings go to stderr (annotations included), so stdout stays the document
     actions, violations = gate(config, Output("text", sys.stderr), actions)
     specs = {s.name: s for s in inputs.specs}
@@ -71,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
             last_runs=_last_runs(config, submits, inputs.locks),
             seconds_left=config.limits.qpu_seconds_budget - qpu_seconds_used(inputs.locks, now),
             violations=violations,
+            budget=budget,
         )
         out.raw(plan_markdown(view))
         if getattr(args, "summary", None):  # the uncut plan, for the job summary
@@ -84,9 +87,14 @@ def run(args: argparse.Namespace) -> int:
             not inputs.problems,
             [_action_json(a, previews) for a in actions],
             matrix=matrix(work, shards),
+            budget={
+                "qpu_seconds_left": budget.qpu_seconds_left,
+                "price_per_qpu_second": budget.price_per_qpu_second,
+                "open_plan": budget.open_plan,
+            },
         )
     else:
-        out.table(["action", "spec", "run", "est. QPU s", "reason"], plan_rows(actions))
+        out.table(PLAN_COLUMNS, plan_rows(actions))
         for name, (_, items) in previews.items():
             for p in items:
                 t = p.transpiled
@@ -104,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
             f"{sum(a.kind is Kind.BLOCKED for a in actions)} blocked, "
             f"{sum(a.kind is Kind.DEFER for a in actions)} deferred."
         )
+        if line := budget_line(actions, budget):
+            out.line(line)
     if inputs.problems:
         return 1
     if args.detailed_exitcode and any(a.changes for a in actions):
@@ -147,6 +157,7 @@ def _action_json(action: Action, previews: dict) -> dict:
         "target": action.target,
         "trigger": action.trigger,
         "estimate_qpu_seconds": action.estimate_seconds,
+        "estimate_cost": action.estimate_cost,  # a number for hardware runs, null for local
         **dict(action.details),
     }
     if label(action) in previews and action.kind is Kind.SUBMIT:

@@ -121,6 +121,7 @@ def build_reports(
         qpu_budget_seconds=config.limits.qpu_seconds_budget,
         qpu_used_seconds=qpu_seconds_used(inputs.locks, now) if now else 0.0,
         queue_lengths=queue_lengths or {},
+        price_per_qpu_second=config.limits.price_per_qpu_second,
     )
     files = render_reports(views, ctx, reuse=reuse)
     if shard is not None:

@@ -69,6 +69,7 @@ class ReportContext:
     qpu_budget_seconds: float
     qpu_used_seconds: float
     queue_lengths: Mapping[str, int] = field(default_factory=dict)
+    price_per_qpu_second: float = 1.60  # QRUN_PRICE_PER_QPU_SECOND: money beside QPU time
 
 
 def report_digest(view: ExperimentView) -> str:

@@ -25,7 +25,9 @@ def run_identity(
         "version": IDENTITY_VERSION,
         "target": target,
         "execution": {
-            k: v for k, v in execution.items() if k not in ("schedule", "max_qpu_seconds")
+            k: v
+            for k, v in execution.items()
+            if k not in ("schedule", "max_qpu_seconds", "max_cost")
         },
         "circuits": [
             {**c, "qasm_sha256": qasm_digests.get(c["qasm"])} if c.get("qasm") else c

@@ -44,6 +44,7 @@ class Execution:
     seed_transpiler: int = 1234
     schedule: str | None = None
     max_qpu_seconds: float | None = None
+    max_cost: float | None = None
     options: dict[str, Any] = field(default_factory=dict)
 
 

@@ -106,7 +106,7 @@ class RuntimeAPI:
         """``GET /instances/usage``."""
         doc: dict[str, Any] = {
             "instance_id": self.config.crn,
-            "plan_id": "open",
+            "plan_id": self.config.plan_id,
             "usage_consumed_seconds": self.consumed_seconds(),
             "usage_limit_reached": self.limit_reached(),
         }

@@ -28,6 +28,7 @@ class EmulatorConfig:
 
     backends: tuple[str, ...] = ("fake_fez", "fake_kingston", "fake_marrakesh")
     max_pending_jobs: int | None = None
+    plan_id: str = "open"  # /instances/usage: "open" (Open Plan, not billed) or a paid plan
     noisy: bool = False
     seed: int | None = 1234
     queued_polls: int = 1

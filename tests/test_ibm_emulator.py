@@ -369,7 +369,7 @@ def test_unknown_backend_and_unknown_job(ibm_emulator: IBMRuntimeEmulator) -> No
     service = new_service()
     assert [b.name for b in service.backends()] == ["ibm_fez"]
     with pytest.raises(QiskitBackendNotFoundError):
-        service.backend("ibm_fez")
+        service.backend("ibm_kingston")
     with pytest.raises(RuntimeJobNotFound):
         service.job("doesnotexist00000000")
 

@@ -334,7 +334,7 @@ def test_multi_run_multi_backend_page(tmp_path: Path) -> None:
     history = table_rows(page, "Run")
     assert len(history) == len(view.lock.runs) == 6
     assert [r[0] for r in history] == [f"000{i}-abababab" for i in range(6, 0, -1)]
-    assert {r[4] for r in history} == {"fake\\_manila", "ibm\\_kyiv"}
+    assert {r[4] for r in history} == {"fake\\_manila", "ibm\\_kyiv (retired)"}
     assert "figures/bell-ghz/trend.svg" in files and "](figures/bell-ghz/trend.svg)" in page
     latest = dict((r[0], r[1]) for r in table_rows(page, "Field"))
     assert latest["Status"] == "🚫 cancelled" and latest["Run"] == "0006-abababab"

@@ -32,7 +32,7 @@ def test_plan_preview_shows_the_simulation_in_text_and_json(
     text = capsys.readouterr().out
     assert text != plain
     assert "    ideal: 00 0.50, 11 0.50" in text
-    assert "noisy preview: 00 0." in text  # bell targets local:fake_manila
+    assert "noisy preview: 00 0." in text  # bell targets local:fake_fez
     assert "ideal expectation values: ⟨IIZZ⟩ = +0.466" in text  # estimator: ideal ⟨O⟩
     assert "1 two-qubit gate" in text and "Plan: 2 actions to apply" in text
     assert main(["plan", "--preview", "--format", "json"]) == 0

@@ -108,7 +108,7 @@ def test_json_logs_put_only_json_events_on_stderr(
     assert problem["line"] == 5
     (submit,) = [e for e in events if e["event"] == "run.submit"]
     assert submit["spec"] == "bell" and submit["status"] == "done"
-    assert submit["run_id"].startswith("0001-") and submit["backend"] == "fake_manila"
+    assert submit["run_id"].startswith("0001-") and submit["backend"] == "fake_fez"
     assert len(submit["job_ids"]) == 1 and submit["duration_seconds"] >= 0
     assert TOKEN not in captured.err + captured.out
 

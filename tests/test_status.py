@@ -39,7 +39,7 @@ def test_status_lists_every_experiment_results_and_budget(
     assert any(line.startswith("broken ") and "invalid: specs/broken.toml:" in line
                for line in lines)  # fmt: skip
     (recent,) = [line for line in lines if line.startswith("bell ") and "Mean fidelity" in line]
-    assert "fake_manila" in recent and "[0.9" in recent  # value [95% interval]
+    assert "fake_fez" in recent and "[0.9" in recent  # value [95% interval]
     assert "0 s used, 1234 s left of 1234 s" in ran.out
     data = envelope(qrun(capsys, "status", "--format", "json").out)
     assert [e["name"] for e in data["experiments"]] == sorted(names)
@@ -60,7 +60,7 @@ def test_status_asks_the_service_for_live_states_and_queue_length(
     data = envelope(qrun(capsys, "status", "--format", "json").out)
     (pending,) = data["pending"]
     assert pending["job_id"] == job and pending["live"] == "queued" and data["live"]
-    assert pending["queue_length"] == 1 and pending["backend"] == "ibm_brisbane"
+    assert pending["queue_length"] == 1 and pending["backend"] == "ibm_fez"
     offline = qrun(capsys, "status", "--offline")
     assert "queued (recorded)" in offline.out
     assert "offline: showing the recorded job states" in offline.out

@@ -14,18 +14,10 @@ import pytest
 from runner.cli import main
 from runner.errors import SpecError
 from runner.spec.loader import parse_toml
+from tests.test_crash_recovery import TINY
 
 DATA = Path(__file__).resolve().parent / "data"
 LOCKS = sorted((DATA / "locks" / "invalid").glob("*.lock.toml"))
-TINY = """name = "{name}"
-[backend]
-target = "local:aer"
-[execution]
-shots = 100
-[[circuits]]
-name = "bell"
-template = "bell"
-"""
 
 
 def header(path: Path, directive: str) -> list[str]:

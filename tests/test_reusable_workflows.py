@@ -18,6 +18,7 @@ import yaml
 
 import runner
 from runner.shard import shard_of
+from tests.test_shards import TINY  # one tiny local spec for every scale test
 from tests.test_workflows import (
     REPO,
     ROOT,
@@ -37,15 +38,6 @@ from tests.test_workflows import (
 from tests.test_workflows import bin_dir as bin_dir  # the fake gh and the qrun shim
 from tests.workflow_runner import WorkflowRun, run_workflow
 
-TINY = """name = "{name}"
-[backend]
-target = "local:aer"
-[execution]
-shots = 64
-[[circuits]]
-name = "bell"
-template = "bell"
-"""
 NAMES = [f"exp-{i:02d}" for i in range(12)]  # 12 specs with work: the default is 2 shards
 CALL = re.compile(r"uses: [\w-]+/qrun/\.github/workflows/(qrun-\w+)\.yml@.*")
 

@@ -169,6 +169,37 @@ def test_fidelity_interval_covers_one_for_a_perfect_device() -> None:
     assert low <= stats.hellinger_fidelity(counts, ideal_s) and high >= 0.999
 
 
+def test_total_variation_interval_covers_the_true_distance() -> None:
+    """A noisy Bell device (mass off the support and an imbalance): the 95% interval holds
+    the true distance in at least 93% of 200 draws, and is narrow at 1,000 shots."""
+    truth = {"00": 0.50, "01": 0.03, "10": 0.05, "11": 0.42}
+    true_t = stats.total_variation_distance(truth, BELL_IDEAL)
+    keys = sorted(truth)
+    rng = np.random.default_rng(11)
+    covered, widths = 0, []
+    for _ in range(200):
+        draw = rng.multinomial(1000, [truth[k] for k in keys])
+        counts = {k: int(n) for k, n in zip(keys, draw, strict=True)}
+        low, high = stats.total_variation_interval(counts, BELL_IDEAL)
+        covered += low <= true_t <= high
+        widths.append(high - low)
+    assert covered / 200 >= 0.93
+    assert max(widths) < 0.15
+
+
+def test_total_variation_interval_reaches_zero_for_a_perfect_wide_device() -> None:
+    """Finite shots bias the measured distance high on wide distributions; the interval
+    must still contain the perfect device's 0."""
+    rng = np.random.default_rng(5)
+    ideal = {format(k, "08b"): 1 / 256 for k in range(256)}
+    keys = sorted(ideal)
+    draw = rng.multinomial(2000, [ideal[k] for k in keys])
+    counts = {k: int(n) for k, n in zip(keys, draw, strict=True) if n}
+    low, high = stats.total_variation_interval(counts, ideal)
+    assert stats.total_variation_distance(counts, ideal) > 0.1
+    assert low == 0.0 and 0.0 < high < 0.5
+
+
 def test_heavy_outputs_counts_missing_outcomes_as_zero() -> None:
     assert stats.heavy_outputs({"00": 0.4, "01": 0.3, "10": 0.2, "11": 0.1}, 2) == {"00", "01"}
     assert stats.heavy_outputs({"000": 0.5, "111": 0.5}, 3) == {"000", "111"}
@@ -441,17 +472,40 @@ def test_heavy_output_probability() -> None:
     assert metric(many, "heavy_output_cleared").value == 1.0
 
 
-def test_estimator_deviation() -> None:
+def test_estimator_difference() -> None:
     a = analyse_estimator(
         "zz", "bell", {}, ["ZZ", "XX", "ZI"], [0.9, 0.02, 0.0], [0.05, 0.01, 0.0], [1.0, 0.0, 0.0]
     )
     assert metric(a, "ev[ZZ]").ideal == 1.0 and metric(a, "ev[ZZ]").stderr == 0.05
-    assert metric(a, "deviation[ZZ]").value == pytest.approx(2.0)
-    assert metric(a, "deviation[XX]").value == pytest.approx(2.0)
-    assert metric(a, "deviation[ZI]").value == 0.0
+    zz = metric(a, "difference[ZZ]")
+    assert zz.value == pytest.approx(-0.1) and zz.ideal == 0.0
+    assert (zz.low, zz.high) == pytest.approx((-0.1 - 1.96 * 0.05, -0.1 + 1.96 * 0.05))
+    assert metric(a, "difference[XX]").value == pytest.approx(0.02)
+    assert metric(a, "difference[ZI]").value == 0.0
     assert a.fidelity is None and a.counts == {}
     zero_std = analyse_estimator("z", None, {}, ["Z"], [0.5], [0.0], [1.0])
-    assert metric(zero_std, "deviation[Z]").value is None
+    assert metric(zero_std, "difference[Z]").value == pytest.approx(-0.5)
+
+
+def test_mean_abs_ev_error_interval_covers_a_perfect_device() -> None:
+    """A perfect device's measured mean |⟨O⟩ − ideal| is biased high (about 0.8σ); its
+    interval must still contain 0 in at least 95% of runs, and be narrower than 1."""
+    rng = np.random.default_rng(7)
+    ideal, std, hits, widths = [1.0, 0.0, -0.5, 0.25], 0.03, 0, []
+    for _ in range(400):
+        evs = [float(v + rng.normal(0, std)) for v in ideal]
+        a = analyse_estimator("c", None, {}, ["ZZ", "XX", "ZI", "IZ"], evs, [std] * 4, ideal)
+        top = headline([a])
+        assert top is not None and top.name == "mean_abs_ev_error"
+        assert top.low is not None and top.high is not None
+        hits += top.low <= 0.0 <= top.high
+        widths.append(top.high - top.low)
+    assert hits / 400 >= 0.95
+    assert max(widths) < 0.2
+    shifted = analyse_estimator("c", None, {}, ["Z"], [0.5], [0.01], [1.0])
+    top = headline([shifted])
+    assert top is not None and top.low is not None and top.high is not None
+    assert top.low <= 0.5 <= top.high and top.low > 0.4
     no_ideal = analyse_estimator("z", None, {}, ["Z"], [0.5], [0.1], None, 100, "skipped")
     assert [m.name for m in no_ideal.metrics] == ["ev[Z]"] and no_ideal.fidelity_note == "skipped"
     with pytest.raises(ValueError, match="observables"):
@@ -588,7 +642,7 @@ def test_decode_estimator_result_round_trip() -> None:
     assert second.evs == pytest.approx((1.0,))
     ideal = ideal_expectations(qc, ["ZZ", "XX", "ZI"])
     a = analyse_estimator("zz", "bell", {}, ["ZZ", "XX", "ZI"], first.evs, first.stds, ideal)
-    assert metric(a, "deviation[ZZ]").value == 0.0
+    assert metric(a, "difference[ZZ]").value == 0.0
     with pytest.raises(StoreError, match="sampler PUB 0"):
         decode_record(text, "sampler")
 

@@ -155,7 +155,7 @@ def _results(
         plain = [
             (display_name(k), m)
             for k, m in sorted(metrics.items())
-            if not k.startswith(("ev[", "deviation["))
+            if not k.startswith(("ev[", "deviation[", "difference["))
         ]
         rows.append({"id": cid, "width": width, "depth": tp.get("depth"),
                      "twoq": tp.get("two_qubit_gates"), "fidelity": c.get("fidelity"),
@@ -163,6 +163,7 @@ def _results(
         for label in c.get("observables") or ():
             ev = metrics.get(f"ev[{label}]")
             observables.append({"id": cid, "label": label, "ev": ev,
+                                "difference": metrics.get(f"difference[{label}]"),
                                 "deviation": metrics.get(f"deviation[{label}]")})  # fmt: skip
     entries = fits_view.entry_results(doc)
     fitted = fits_view.analysed_circuits(entries, doc)

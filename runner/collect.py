@@ -68,7 +68,7 @@ def collect(ctx: RunContext, lock: Lock, run: RunRecord, spec: Spec | None = Non
         if polled.queue_length is not None and run.backend:
             ctx.queue_lengths[run.backend] = polled.queue_length
     status = _run_status(jobs)
-    stamp = format_time(ctx.now)
+    stamp = format_time(ctx.current_time())
     if status in (RunStatus.QUEUED, RunStatus.RUNNING):
         updated = run.with_(jobs=jobs, status=status)
         if updated != run:

@@ -68,6 +68,15 @@ class RunContext:
     messages: list[str] = field(default_factory=list)
     queue_lengths: dict[str, int] = field(default_factory=dict)
     deferred: str | None = None  # set once a cap refused a submission: defer the rest
+    pinned: bool = False  # QRUN_NOW fixed the clock: times do not advance
+
+    def current_time(self) -> datetime:
+        """The clock as work goes on: the invocation's start plus the time spent since, so
+        a local run's created and finished times measure it; a pinned clock (QRUN_NOW, for
+        reproducible runs) stands still and every time reads as the pinned one."""
+        if self.pinned:
+            return self.now
+        return self.now + timedelta(seconds=time.monotonic() - self.started)
 
     def lease_from_now(self) -> str:
         """The end of a lease taken now: the invocation's clock plus the time spent since."""
@@ -112,7 +121,7 @@ def submit(ctx: RunContext, spec: Spec, lock: Lock, run_id: str, trigger: str) -
     check_store(ctx, spec.name, run_id)
     if ctx.deferred and not spec.target.startswith("local:"):
         raise SubmissionDeferred(ctx.deferred)  # nothing claimed: planned again next apply
-    stamp = format_time(ctx.now)
+    stamp = format_time(ctx.current_time())
     lease = ctx.lease_from_now()
     existing = next((r for r in lock.runs if r.id == run_id), None)
     run = existing or RunRecord(

@@ -186,6 +186,7 @@ def plan_with_budget(
         retry=retry,
         report_digests=read_digests(config.reports_dir, names),
         expected_digests=expected_digests(config, inputs),
+        ibm_credentials=bool(config.environ.get("IBM_QUANTUM_TOKEN", "").strip()),
     )
     specs = {s.name: s for s in inputs.specs}
     blocked = [a for a in plan(base) if a.kind is Kind.BLOCKED and a.name in specs]
@@ -312,6 +313,7 @@ def _context(config: Config, now: datetime, inputs: Inputs) -> RunContext:
         commit_of=lambda path: last_commit_of(config.repo_root, path),
         runner_id=runner_id,
         lease=timedelta(minutes=config.limits.stale_claim_minutes),
+        pinned=bool(config.environ.get("QRUN_NOW")),
     )
 
 

@@ -64,6 +64,7 @@ class PlanInput:
     service_remaining_seconds: float | None = None
     listed_backends: Sequence[str] | None = None  # the instance's devices, when asked
     open_plan: bool = False  # the service says the instance is on the Open Plan: no charge
+    ibm_credentials: bool = True  # IBM_QUANTUM_TOKEN is set: hardware targets can be submitted
 
 
 def jobs_needed(spec: Spec, limits: Limits) -> int:
@@ -286,6 +287,19 @@ def plan(inp: PlanInput) -> list[Action]:
                         else f"{max(remaining, 0):g} s left of "
                         f"{inp.limits.qpu_seconds_budget:g} s in the rolling 28 days"
                     ),
+                    estimate_seconds=estimate,
+                    estimate_cost=cost,
+                    details=details,
+                )
+            )
+            continue
+        if not spec.target.startswith("local:") and not inp.ibm_credentials:
+            add(
+                Action(
+                    Kind.BLOCKED,
+                    spec.name,
+                    f"no credentials for {spec.target}: set IBM_QUANTUM_TOKEN and "
+                    "IBM_QUANTUM_INSTANCE to submit it (local targets run without them)",
                     estimate_seconds=estimate,
                     estimate_cost=cost,
                     details=details,

@@ -138,7 +138,21 @@ def test_plan_after_apply_is_noop(applied: Path, capsys: pytest.CaptureFixture[s
     assert main(["plan", "--format", "json", "--detailed-exitcode"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["version"] == 1 and doc["command"] == "plan"
-    assert {a["kind"] for a in doc["data"]} == {"noop"}
+    assert {a["kind"] for a in doc["data"]} == {"noop", "blocked"}
+    [blocked] = [a for a in doc["data"] if a["kind"] == "blocked"]
+    assert (blocked["name"], blocked["target"]) == ("coherence-fez", "ibm_fez")
+    assert blocked["reason"].startswith("no credentials for ibm_fez: set IBM_QUANTUM_TOKEN")
+
+
+def test_a_hardware_target_without_credentials_is_blocked_while_its_twin_runs(
+    applied: Path,
+) -> None:
+    """coherence-fez targets ibm_fez and its local:fake_fez twin: with no account the twin's
+    run completes and nothing is recorded for ibm_fez (no claim, no failed run)."""
+    from runner.lock import RunStatus, read_lock
+
+    runs = read_lock(applied / "specs", "coherence-fez").runs
+    assert [(r.target, r.status) for r in runs] == [("local:fake_fez", RunStatus.COMPLETED)]
 
 
 def test_plan_before_apply_lists_submits_with_transpiled_shape(
@@ -161,10 +175,13 @@ def test_plan_before_apply_lists_submits_with_transpiled_shape(
     assert preview["two_qubit_gates"] >= 1 and preview["depth"] >= 3
     assert main(["plan", "--format", "markdown"]) == 0
     md = capsys.readouterr().out
-    names = sorted(submits)
+    names = [
+        n if n != "coherence-fez" else "coherence-fez @ local:fake\\_fez" for n in sorted(submits)
+    ]
     shown = ", ".join(names[:NAMES_SHOWN])
     more = f", … {len(names) - NAMES_SHOWN} more" if len(names) > NAMES_SHOWN else ""
     assert md.splitlines()[0].startswith(f"{len(names)} to submit ({shown}{more})")
+    assert " · 1 blocked (coherence-fez @ ibm\\_fez) · " in md.splitlines()[0]
     assert "- 🚀 submit **bell**" in md and md.rstrip().endswith("<!-- qrun:plan -->")
 
 

@@ -357,6 +357,28 @@ def test_run_finish_is_the_latest_job_end_the_backend_reported() -> None:
     assert _finished_at([None], "2026-03-01T09:59:00Z", "now") == "now"
 
 
+def test_run_times_advance_with_the_work_unless_the_clock_is_pinned() -> None:
+    """A local run is created and finished in one invocation: its times are read as the
+    work goes on (so the page shows a measured duration, not a constant 0s); QRUN_NOW pins
+    the clock for reproducible runs and then every time is the pinned one."""
+    import time
+    from datetime import UTC, datetime, timedelta
+
+    from runner.execute import RunContext
+    from runner.reports.markdown import duration
+
+    start = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+    ten_seconds_in = time.monotonic() - 10
+    live = RunContext(store=None, backend_for=None, now=start, persist=print,  # type: ignore[arg-type]
+                      started=ten_seconds_in)  # fmt: skip
+    pinned = RunContext(store=None, backend_for=None, now=start, persist=print,  # type: ignore[arg-type]
+                        started=ten_seconds_in, pinned=True)  # fmt: skip
+    assert live.current_time() - start >= timedelta(seconds=10)
+    assert pinned.current_time() == start
+    assert duration("2026-03-01T10:00:00Z", "2026-03-01T10:00:12Z") == "12s"
+    assert duration("2026-03-01T10:00:00Z", "2026-03-01T10:00:00Z") == "< 1s"
+
+
 def test_local_jobs_store_only_data_and_shots_from_the_executor_primitives() -> None:
     """The executor primitives' metadata holds simulator timings: the record keeps none."""
     bell = QuantumCircuit(2)

@@ -128,11 +128,16 @@ def date(stamp: str | None) -> str:
 
 
 def duration(start: str | None, end: str | None) -> str:
-    """Elapsed time between two stamps, e.g. 3m 20s or 2h 05m; a dash when either is missing."""
+    """Elapsed time between two stamps, e.g. 3m 20s or 2h 05m; a dash when either is missing.
+
+    Stamps have second precision, so equal stamps mean under a second (a pinned QRUN_NOW
+    clock stands still: every duration reads so)."""
     a, b = parse_time(start), parse_time(end)
     if a is None or b is None or (a.tzinfo is None) != (b.tzinfo is None):
         return MISSING
     seconds = max(0, round((b - a).total_seconds()))
+    if seconds == 0:
+        return "< 1s"
     if seconds < 60:
         return f"{seconds}s"
     if seconds < 3600:

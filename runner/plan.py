@@ -64,7 +64,8 @@ class PlanInput:
     service_remaining_seconds: float | None = None
     listed_backends: Sequence[str] | None = None  # the instance's devices, when asked
     open_plan: bool = False  # the service says the instance is on the Open Plan: no charge
-    ibm_credentials: bool = True  # IBM_QUANTUM_TOKEN is set: hardware targets can be submitted
+    ibm_credentials: bool = True  # IBM_QUANTUM_TOKEN is set (else a spec's IBM targets beside
+    # a local one are blocked, "no credentials", and the local one runs)
 
 
 def jobs_needed(spec: Spec, limits: Limits) -> int:
@@ -231,6 +232,9 @@ def plan(inp: PlanInput) -> list[Action]:
                 )
             )
             continue
+        # A spec with a local twin runs there without an account; a hardware-only spec
+        # without credentials is a configuration error of the invocation (apply exits 1).
+        has_twin = any(t.startswith("local:") for t in spec.targets)
         jobs = jobs_needed(spec, inp.limits)
         estimate = estimate_qpu_seconds(
             spec.target, len(spec.circuits), spec.execution.shots, jobs, observed
@@ -293,13 +297,13 @@ def plan(inp: PlanInput) -> list[Action]:
                 )
             )
             continue
-        if not spec.target.startswith("local:") and not inp.ibm_credentials:
+        if not spec.target.startswith("local:") and not inp.ibm_credentials and has_twin:
             add(
                 Action(
                     Kind.BLOCKED,
                     spec.name,
                     f"no credentials for {spec.target}: set IBM_QUANTUM_TOKEN and "
-                    "IBM_QUANTUM_INSTANCE to submit it (local targets run without them)",
+                    "IBM_QUANTUM_INSTANCE to submit it (its local target runs without them)",
                     estimate_seconds=estimate,
                     estimate_cost=cost,
                     details=details,

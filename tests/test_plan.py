@@ -587,3 +587,27 @@ def test_stale_claim_boundary_is_configurable(specs):
     quick = Limits(stale_claim_minutes=5)
     action = only(plan(PlanInput([specs["ibm"]], lock, NOW, limits=quick)), "ibm")
     assert (action.kind, action.run_id) == (Kind.SUBMIT, claimed.id)
+
+
+def test_without_credentials_only_an_ibm_target_beside_a_local_twin_is_blocked(tmp_path, specs):
+    """coherence-fez style: the twin runs with no account and the IBM target is blocked with
+    the variable to set; a hardware-only spec is still planned (apply then stops, exit 1)."""
+    (tmp_path / "specs").mkdir()
+    path = tmp_path / "specs" / "twin.toml"
+    path.write_text(
+        'name = "twin"\n[backend]\ntarget = ["ibm_fez", "local:aer"]\n'
+        '[[circuits]]\nname = "bell"\ntemplate = "bell"\n'
+    )
+    twin = load_spec(path, tmp_path)
+    actions = plan(PlanInput(specs=[twin, specs["ibm"]], locks={}, now=NOW, ibm_credentials=False))
+    kinds = {(a.name, a.target): a.kind for a in actions}
+    assert kinds == {
+        ("ibm", None): Kind.SUBMIT,
+        ("twin", "ibm_fez"): Kind.BLOCKED,
+        ("twin", "local:aer"): Kind.SUBMIT,
+    }
+    blocked = next(a for a in actions if a.kind is Kind.BLOCKED)
+    assert blocked.reason.startswith("no credentials for ibm_fez: set IBM_QUANTUM_TOKEN")
+    assert blocked.estimate_cost is not None and blocked.estimate_cost > 0  # still priced
+    with_token = plan(PlanInput(specs=[twin], locks={}, now=NOW))
+    assert {a.kind for a in with_token} == {Kind.SUBMIT}

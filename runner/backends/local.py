@@ -183,8 +183,8 @@ class LocalBackend:
 
         if not self.noisy:
             mode = noiseless_simulator(noiseless_method(isa_circuits))
-        elif not self.reduce_noise:
-            mode = load_backend(self.target)  # FakeBackendV2: the whole device's noise model
+        elif not self.reduce_noise:  # the whole device's noise model, every qubit kept
+            mode = noise.full_simulator(self._device, load_properties(self.target))
         else:
             qubits = noise.active_qubits(isa_circuits, (o for obs in observables for o in obs))
             mode = noise.reduced_simulator(self._device, load_properties(self.target), qubits)

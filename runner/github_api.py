@@ -8,6 +8,7 @@ The token is sent only in the Authorization header and never appears in an error
 
 from __future__ import annotations
 
+import contextlib
 import json
 import urllib.error
 import urllib.request
@@ -83,10 +84,29 @@ class GitHub:
         return sorted(u for u, state in latest.items() if state == "APPROVED")
 
     def upsert_comment(self, number: int, marker: str, body: str) -> int:
-        """Edit qrun's comment (the one ending with marker) or post it; returns its id."""
-        for comment in self.call("GET", f"issues/{number}/comments?per_page=100") or []:
-            login = (comment.get("user") or {}).get("login")
-            if login == "github-actions[bot]" and comment.get("body", "").rstrip().endswith(marker):
-                self.call("PATCH", f"issues/comments/{comment['id']}", {"body": body})
-                return int(comment["id"])
-        return int(self.call("POST", f"issues/{number}/comments", {"body": body})["id"])
+        """Edit qrun's comment (the one ending with marker) or post it; returns its id.
+
+        Two runners (shards) may both find no comment and both post: after posting, the
+        oldest of qrun's comments is kept (edited to this body) and the others are deleted,
+        so racing runners converge on one comment."""
+        found = self._marked(number, marker)
+        posted = None
+        if not found:
+            posted = int(self.call("POST", f"issues/{number}/comments", {"body": body})["id"])
+            found = self._marked(number, marker) or [posted]
+        keep, *extra = found
+        for comment_id in extra:
+            with contextlib.suppress(GitHubError):  # the other runner deleted it first
+                self.call("DELETE", f"issues/comments/{comment_id}")
+        if keep != posted:
+            self.call("PATCH", f"issues/comments/{keep}", {"body": body})
+        return keep
+
+    def _marked(self, number: int, marker: str) -> list[int]:
+        """Ids of qrun's comments (by the workflow's bot, ending with marker), oldest first."""
+        return sorted(
+            int(comment["id"])
+            for comment in self.call("GET", f"issues/{number}/comments?per_page=100") or []
+            if (comment.get("user") or {}).get("login") == "github-actions[bot]"
+            and comment.get("body", "").rstrip().endswith(marker)
+        )

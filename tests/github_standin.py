@@ -26,6 +26,7 @@ class GitHubStandIn:
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # by issue number
     requests: list[Request] = field(default_factory=list)
     url: str = ""
+    next_id: int = 999
 
     def handle(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         bare = path.split("?", 1)[0]
@@ -38,13 +39,16 @@ class GitHubStandIn:
             if method == "GET":
                 return 200, thread
             if method == "POST":
-                new_id = 1000 + sum(len(t) for t in self.comments.values())
+                new_id = self.next_id = self.next_id + 1  # never reused, as on GitHub
                 comment = {"id": new_id, "user": {"login": "github-actions[bot]"}, **body}
                 thread.append(comment)
                 return 201, comment
-        if parts[3:5] == ["issues", "comments"] and method == "PATCH":
+        if parts[3:5] == ["issues", "comments"] and method in ("PATCH", "DELETE"):
             for thread in self.comments.values():
                 for comment in thread:
+                    if comment["id"] == int(parts[5]) and method == "DELETE":
+                        thread.remove(comment)
+                        return 204, None
                     if comment["id"] == int(parts[5]):
                         comment.update(body)
                         return 200, comment
@@ -61,14 +65,14 @@ def serve() -> Iterator[GitHubStandIn]:
             body = json.loads(raw) if raw else None
             standin.requests.append(Request(self.command, self.path, dict(self.headers), body))
             status, answer = standin.handle(self.command, self.path, body)
-            data = json.dumps(answer).encode()
+            data = b"" if status == 204 else json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
 
-        do_GET = do_POST = do_PATCH = _answer
+        do_GET = do_POST = do_PATCH = do_DELETE = _answer
 
         def log_message(self, *args: Any) -> None:
             pass

@@ -79,3 +79,23 @@ def test_merged_pr_gets_one_results_comment_updated_as_runs_finish(
     methods = [r.method for r in github.requests if "/comments" in r.path]
     assert methods.count("POST") == 1 and methods.count("PATCH") == 1
     assert TOKEN not in capsys.readouterr().out
+
+
+def test_racing_runners_converge_on_one_comment(github: GitHubStandIn) -> None:
+    """Two shards that both found no comment and both posted: whichever upserts next keeps
+    the oldest of qrun's comments (with its own body) and deletes the other; a person's
+    comment and a comment without the marker are left alone."""
+    from runner.github_api import GitHub
+
+    api = GitHub(github.url, "octo/lab", TOKEN)
+    for body in ("a person", f"shard 1\n{RESULTS_MARKER}", f"shard 2\n{RESULTS_MARKER}"):
+        api.call("POST", "issues/7/comments", {"body": body})
+    github.comments[7][0]["user"] = {"login": "octocat"}
+    kept = api.upsert_comment(7, RESULTS_MARKER, f"shard 2, later\n{RESULTS_MARKER}")
+    assert [c["body"].split("\n")[0] for c in github.comments[7]] == ["a person", "shard 2, later"]
+    assert kept == github.comments[7][1]["id"] == 1001  # the oldest of qrun's two
+    again = api.upsert_comment(7, RESULTS_MARKER, f"final\n{RESULTS_MARKER}")
+    assert again == kept and len(github.comments[7]) == 2
+    fresh = api.upsert_comment(8, RESULTS_MARKER, f"new\n{RESULTS_MARKER}")
+    assert [c["id"] for c in github.comments[8]] == [fresh]
+    assert [r.method for r in github.requests[-3:]] == ["GET", "POST", "GET"]  # no extra edit

@@ -140,7 +140,8 @@ def submit(ctx: RunContext, spec: Spec, lock: Lock, run_id: str, trigger: str) -
     if existing is None:  # a bad token or target must not leave a claim behind
         ctx.backend_for(spec.target).check(spec.min_qubits or spec.width)
     else:  # taking over a stale claim: our name in the record makes the claim push a real CAS
-        run = existing.with_(claimed_by=ctx.runner_id, updated=stamp, lease_expires=lease)
+        run = existing.with_(claimed_by=ctx.runner_id, updated=stamp, lease_expires=lease,
+                             error=None)  # a deferral mark is ours to clear now  # fmt: skip
     lock = lock.upsert(run)
     ctx.persist(lock)
     if not ctx.claim(lock, run):  # another runner won the push: it submits, we back off

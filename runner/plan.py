@@ -189,7 +189,8 @@ def plan(inp: PlanInput) -> list[Action]:
             and latest.status is RunStatus.CLAIMED
             and (latest.error or "").startswith(DEFERRED_MARK)
         )
-        if latest is not None and latest.status is RunStatus.CLAIMED and not deferred:
+        if latest is not None and latest.status is RunStatus.CLAIMED:
+            # a deferral ends its lease; a runner that took the claim over holds a new one
             lease_end = lease_expires(latest, inp.limits)
             if inp.now < lease_end:
                 add(

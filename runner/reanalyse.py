@@ -34,7 +34,7 @@ def current(store: Any, lock: Lock, run: RunRecord, doc: dict[str, Any]) -> dict
     `reanalysis_note` when those are not in this store."""
     if analysis_version(doc) >= ANALYSIS_VERSION:
         return doc
-    found = _stored_inputs(store, lock, run)
+    found = _stored_inputs(store, lock, run, analysis_version(doc))
     if isinstance(found, str):
         return {**doc, "reanalysis_note": found}
     from runner.collect import analyse_run
@@ -44,7 +44,7 @@ def current(store: Any, lock: Lock, run: RunRecord, doc: dict[str, Any]) -> dict
 
 
 def _stored_inputs(
-    store: Any, lock: Lock, run: RunRecord
+    store: Any, lock: Lock, run: RunRecord, version: int
 ) -> tuple[dict[str, Any], dict[str, tuple[str, str]]] | str:
     """(request document, circuit id -> (job id, raw result)), or why they are missing."""
     objects = {o.key: o for o in run.objects}
@@ -53,7 +53,7 @@ def _stored_inputs(
     missing = [k for k in wanted if k not in objects or store.exists("results", k) is None]
     if missing:
         return (
-            f"analysed by an older qrun (analysis version {ANALYSIS_VERSION - 1}) and not "
+            f"analysed by an older qrun (analysis version {version}) and not "
             f"re-derived: {len(missing)} stored object(s) of the run are not in this result "
             "store (e.g. " + missing[0].rsplit("/", 1)[-1] + ")"
         )

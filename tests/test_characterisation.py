@@ -221,3 +221,25 @@ def test_stored_results_of_another_analysis_version_are_rederived_from_counts() 
     doc = {"circuits": circuits, "entry_groups": groups, "entries": stale, "calibration": {}}
     assert current_entries(doc) == fresh
     assert current_entries({**doc, "entries": fresh}) == fresh
+
+
+def test_rb_point_errors_count_shot_noise_once() -> None:
+    """The spread between seeds already holds each seed's shot noise: the error of a mean
+    over k seeds is sd/√k, floored at the shot noise alone (seeds can agree by chance)."""
+    import statistics
+
+    from runner.fits.curves import binomial_sigma
+    from runner.fits.data import EntryData
+    from runner.fits.rb import _points
+
+    spread = [700, 800, 900, 750]  # of 1000 shots, four seeds at length 10
+    agree = [850, 850]  # two seeds at length 20 that happen to agree
+    circuits = [{"params": {"length": 10, "seed": s}, "counts": {"0": h, "1": 1000 - h}}
+                for s, h in enumerate(spread)]  # fmt: skip
+    circuits += [{"params": {"length": 20, "seed": s}, "counts": {"0": h, "1": 1000 - h}}
+                 for s, h in enumerate(agree)]  # fmt: skip
+    xs, ys, ss = _points(EntryData("rb-q0", "rb", (0,), circuits, {}), 1)
+    assert xs == [10.0, 20.0] and ys == pytest.approx([0.7875, 0.85])
+    values = [h / 1000 for h in spread]
+    assert ss[0] == pytest.approx(math.sqrt(statistics.variance(values) / 4))
+    assert ss[1] == pytest.approx(binomial_sigma(850, 1000) / math.sqrt(2))

@@ -256,3 +256,27 @@ def test_the_token_never_reaches_output_files_or_errors(
         for secret in secrets:
             assert secret.encode() not in data, path
         assert b"Bearer" not in data and b"eyJhbGciOi" not in data, path  # no access token (JWT)
+
+
+def test_no_post_is_re_sent_after_the_request_went_out() -> None:
+    """The session's Retry: a POST whose answer failed in any way but a connection never
+    made (a read error, a TLS error while reading, a 5xx) raises instead of posting again;
+    a refused connection (nothing sent) and GET reads are retried."""
+    from urllib3.exceptions import (
+        MaxRetryError,
+        NewConnectionError,
+        ProtocolError,
+        ReadTimeoutError,
+        SSLError,
+    )
+
+    from runner.backends.ibm_http import retry_policy
+
+    sent = [SSLError("bad record mac"), ProtocolError("Connection aborted"),
+            ReadTimeoutError(None, "/jobs", "read timed out")]  # fmt: skip
+    for error in sent:
+        with pytest.raises((MaxRetryError, ProtocolError, ReadTimeoutError, SSLError)):
+            retry_policy().increment("POST", "/jobs", error=error)
+    refused = NewConnectionError(None, "connection refused")  # type: ignore[arg-type]
+    assert retry_policy().increment("POST", "/jobs", error=refused).connect == 2
+    assert retry_policy().increment("GET", "/jobs/x", error=sent[2]).total == 4

@@ -611,3 +611,18 @@ def test_without_credentials_only_an_ibm_target_beside_a_local_twin_is_blocked(t
     assert blocked.estimate_cost is not None and blocked.estimate_cost > 0  # still priced
     with_token = plan(PlanInput(specs=[twin], locks={}, now=NOW))
     assert {a.kind for a in with_token} == {Kind.SUBMIT}
+
+
+def test_a_deferred_claim_taken_over_by_a_live_runner_is_left_alone(specs):
+    """A deferral ends the claim's lease (the next apply submits it); once a runner has
+    taken it over and holds a fresh lease, another runner waits, as for any live claim."""
+    from runner.lock import DEFERRED_MARK
+
+    spec = specs["ibm"]
+    mark = DEFERRED_MARK + "the pending-job cap (3458)"
+    ended = record(spec, status=RunStatus.CLAIMED, error=mark, lease_expires=ago(minutes=1))
+    [action] = plan(PlanInput(specs=[spec], locks=locks(("ibm", ended)), now=NOW))
+    assert action.kind is Kind.SUBMIT and "deferred by the pending-job cap" in action.reason
+    live = replace(ended, lease_expires=format_time(NOW + timedelta(minutes=29)))
+    [action] = plan(PlanInput(specs=[spec], locks=locks(("ibm", live)), now=NOW))
+    assert action.kind is Kind.NOOP and "taken over if still unsubmitted" in action.reason

@@ -117,4 +117,5 @@ def test_old_store_without_raw_results_keeps_its_numbers_and_says_why(old_store:
     assert main(["report"]) == 0
     page = (old_store / "reports" / "regs.md").read_text()
     assert "not re-derived" in page and "job_" in page.replace("\\_", "_")
+    assert "(analysis version 1)" in page  # the version that made it, not the one before now
     assert all(cell.startswith("0.123") for cell in _page_fidelities(page).values())

@@ -38,6 +38,10 @@ def retry_policy() -> Retry:
     return CappedRetry(
         total=5,
         connect=3,  # a connection never made sent nothing: safe for POST too
+        # urllib3 re-sends read errors only for idempotent methods, but "other" errors (an
+        # SSLError while the answer is read) whatever the method: a POST may have been
+        # processed, so none of those is retried
+        other=0,
         backoff_factor=0.5,
         status_forcelist=STATUS_RETRIED,
         respect_retry_after_header=True,

@@ -3,7 +3,8 @@
 Model A·α^m + 1/2^n: the asymptote of a depolarized register is fixed at 1/2^n, so the fit
 stays identifiable when α is 1 (a noiseless simulator) and on short sequences. Error per
 Clifford EPC = (1 − α)(2^n − 1)/2^n. The points are means over the seeds of each length;
-their error combines the spread between sequences with shot noise. The prediction from the
+their error is the spread between sequences (which already holds the shot noise of each),
+never below what shot noise alone gives (a few seeds can agree by chance). The prediction from the
 device's reported errors sums, per Clifford, the reported error of every physical gate the
 sequences use (counted by transpiling them to the device's basis gates).
 """
@@ -19,7 +20,7 @@ from runner.fits.curves import Z95, binomial_sigma, curve, fit_curve, quality
 from runner.fits.data import EntryData
 from runner.fits.result import EntryResult, Param, Reported, Series
 
-VERSION = 1
+VERSION = 2  # 2: shot noise no longer counted twice in the point errors
 ONE_QUBIT_GATES = ("sx", "x")  # rz is virtual: no error on IBM devices
 
 
@@ -38,7 +39,7 @@ def _points(data: EntryData, n: int) -> tuple[list[float], list[float], list[flo
         spread = statistics.variance(values) if len(values) > 1 else 0.0
         xs.append(float(length))
         ys.append(statistics.fmean(values))
-        ss.append(math.sqrt((spread + shot_var) / len(values)))
+        ss.append(math.sqrt(max(spread, shot_var) / len(values)))
     return xs, ys, ss
 
 

@@ -209,23 +209,26 @@ def plan(inp: PlanInput) -> list[Action]:
             and latest.status is RunStatus.CLAIMED
             and latest.run_hash != spec.run_hash
         )
+        resumed = None  # a claimed run taken over: submitted under its own id
         if latest is not None and latest.status.pending and not stale_old_claim:
-            kind = Kind.SUBMIT if latest.status is RunStatus.CLAIMED else Kind.COLLECT
+            if latest.status is not RunStatus.CLAIMED:
+                reason = f"{len(latest.jobs)} job(s) {latest.status.value}"
+                add(Action(Kind.COLLECT, spec.name, reason, run_id=latest.id,
+                           trigger=latest.trigger))  # fmt: skip
+                continue
+            resumed, trigger = latest.id, latest.trigger or "manual"
             reason = (
-                f"{len(latest.jobs)} job(s) {latest.status.value}"
-                if kind is Kind.COLLECT
-                else "deferred by the pending-job cap in an earlier apply: submit now (adopting "
+                "deferred by the pending-job cap in an earlier apply: submit now (adopting "
                 "any job tagged with the run id)"
                 if deferred
                 else "stale claim (runner gone?): adopt jobs tagged with the run id, else submit"
             )
-            add(Action(kind, spec.name, reason, run_id=latest.id, trigger=latest.trigger))
-            continue
-        why = _submit_reason(spec, latest, inp)
-        if why is None:
-            add(_idle(spec, latest, inp))
-            continue
-        reason, trigger = why
+        else:  # a takeover is estimated, capped and counted like a new submission
+            why = _submit_reason(spec, latest, inp)
+            if why is None:
+                add(_idle(spec, latest, inp))
+                continue
+            reason, trigger = why
         if is_retired(spec.target, inp.listed_backends):
             add(
                 Action(
@@ -249,7 +252,7 @@ def plan(inp: PlanInput) -> list[Action]:
         if stale_old_claim and latest is not None:  # closed (and its jobs cancelled) first
             details["supersedes"] = latest.id
             reason += f"; closes stale claim {latest.id} of the older revision"
-        run_id = lock.next_run_id(spec.run_hash)
+        run_id = resumed or lock.next_run_id(spec.run_hash)
         cost = cost_of(spec, estimate, inp)
         cap = spec.execution.max_qpu_seconds
         if cap is not None and estimate > cap:

@@ -626,3 +626,18 @@ def test_a_deferred_claim_taken_over_by_a_live_runner_is_left_alone(specs):
     live = replace(ended, lease_expires=format_time(NOW + timedelta(minutes=29)))
     [action] = plan(PlanInput(specs=[spec], locks=locks(("ibm", live)), now=NOW))
     assert action.kind is Kind.NOOP and "taken over if still unsubmitted" in action.reason
+
+
+def test_a_stale_claim_taken_over_is_estimated_capped_and_counted(specs):
+    """Taking over a claim submits under its run id, with the same estimate, caps and
+    pending-job count as a new submission (it used to skip them all)."""
+    stale = {"status": RunStatus.CLAIMED, "lease_expires": ago(minutes=5)}
+    capped = record(specs["capped"], **stale)
+    [action] = plan(PlanInput(specs=[specs["capped"]], locks=locks(("capped", capped)), now=NOW))
+    assert action.kind is Kind.BLOCKED and "max_qpu_seconds" in action.reason
+    first, second = record(specs["ibm"], **stale), record(specs["ibm-b"], **stale)
+    limits = Limits(max_pending_jobs=1)
+    actions = plan(PlanInput(specs=[specs["ibm"], specs["ibm-b"]], now=NOW, limits=limits,
+                             locks=locks(("ibm", first), ("ibm-b", second))))  # fmt: skip
+    assert [(a.kind, a.run_id) for a in actions] == [(Kind.SUBMIT, first.id), (Kind.DEFER, None)]
+    assert actions[0].estimate_seconds > 0 and actions[0].estimate_cost

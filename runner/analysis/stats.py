@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
+Z95 = 1.96  # two-sided 95% normal quantile: the one confidence convention of every page
 BOOTSTRAP_SEED = 20240917  # fixed: the same ideal always gives the same ceiling bytes
 
 Edge = tuple[int, int] | tuple[int, int, float]
@@ -91,7 +92,7 @@ def total_variation_distance(p: Mapping[str, float], q: Mapping[str, float]) -> 
     return min(1.0, 0.5 * (shared + max(0.0, big_elsewhere)))
 
 
-def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
+def wilson_interval(successes: int, trials: int, z: float = Z95) -> tuple[float, float]:
     """Wilson score interval for a binomial proportion: sane at 0 and at n successes."""
     if trials <= 0:
         return (0.0, 1.0)

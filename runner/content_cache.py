@@ -54,8 +54,28 @@ class ContentCache:
             self.dirty = True
         if not self.dirty or len(self.entries) > MAX_ENTRIES:
             return
-        doc = {"environment": self.environment, "entries": self.entries}
         with suppress(OSError):
             # insertion order kept: cached objects must repr (and so digest) like fresh ones
-            write_atomic(self.path, json.dumps(doc, separators=(",", ":")), durable=False)
+            write_atomic(self.path, self._document(), durable=False)
         self.dirty = False
+
+    def _document(self) -> str:
+        """The cache as JSON; entries with no JSON form (TOML dates) are left out, found
+        only when the whole document fails to serialise (rare), not checked one by one."""
+        try:
+            return self._dumps()
+        except (TypeError, ValueError):
+            self.entries = {k: v for k, v in self.entries.items() if _has_json_form(v)}
+            return self._dumps()
+
+    def _dumps(self) -> str:
+        doc = {"environment": self.environment, "entries": self.entries}
+        return json.dumps(doc, separators=(",", ":"))
+
+
+def _has_json_form(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +45,9 @@ class GitHub:
         return cls(url, repo, token)
 
     def call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        import urllib.error  # here: urllib.request (with ssl, http, email) costs every plan
+        import urllib.request  # ~15 ms to import, and most plans call no API
+
         data = json.dumps(body).encode("utf-8") if body is not None else None
         request = urllib.request.Request(
             f"{self.api_url}/repos/{self.repo}/{path}",

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from runner.config import Config
 from runner.errors import Diagnostic, SpecError, UsageError
+from runner.files import Containment
 from runner.lock import Lock, lock_cache, read_all_locks
 from runner.shard import Shard
 from runner.spec.cache import SpecCache
@@ -46,6 +47,7 @@ def load_inputs(
     files = list(paths) if paths is not None else find_specs(config.specs_dir)
     seen: dict[str, str] = {}
     spec_cache = SpecCache(config.repo_root) if paths is None else None
+    inside = Containment(config.repo_root)
     for path in files:
         if (only and path.stem not in only) or (shard and not shard.owns(path.stem)):
             continue
@@ -55,7 +57,7 @@ def load_inputs(
             found.invalid[path.stem] = f"{shown}: no such spec file"
             continue
         try:
-            spec = load_spec(path, config.repo_root, spec_cache)
+            spec = load_spec(path, config.repo_root, spec_cache, inside)
         except SpecError as exc:
             found.problems.extend(exc.diagnostics)
             found.invalid[path.stem] = str(exc.diagnostics[0])

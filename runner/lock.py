@@ -17,7 +17,7 @@ from typing import Any
 
 from runner.content_cache import ContentCache, content_key
 from runner.errors import Diagnostic, SpecError
-from runner.files import resolves_inside, write_atomic
+from runner.files import Containment, posix_under, write_atomic
 from runner.spec import depth
 
 DEFERRED_MARK = "deferred: "
@@ -138,13 +138,14 @@ def _fast_validator() -> Any:
 
 def _validate(doc: dict[str, Any], file: str) -> None:
     import fastjsonschema
-    from jsonschema import Draft202012Validator
 
     try:
         _fast_validator()(doc)
         return
     except fastjsonschema.JsonSchemaException as exc:
         fast_error = exc
+    from jsonschema import Draft202012Validator
+
     # formats checked too (timestamps): the fast validator does, and plan parses them
     checker = Draft202012Validator.FORMAT_CHECKER
     errors = list(Draft202012Validator(lock_schema(), format_checker=checker).iter_errors(doc))
@@ -246,7 +247,8 @@ def _checked_document(text: str, file: str) -> dict[str, Any]:
 
 def _shown(specs_dir: Path, path: Path) -> str:
     """specs/<name>.lock.toml: the path from the repository root, as `git checkout` needs it."""
-    return path.relative_to(specs_dir.parent).as_posix()
+    shown = posix_under(str(path), str(specs_dir.parent))
+    return shown or path.relative_to(specs_dir.parent).as_posix()
 
 
 def read_lock(specs_dir: Path, name: str) -> Lock:
@@ -260,9 +262,11 @@ def read_lock(specs_dir: Path, name: str) -> Lock:
     return _sane(parse_lock(text, file), path, file, text)
 
 
-def _inside_repository(specs_dir: Path, path: Path, file: str) -> None:
+def _inside_repository(
+    specs_dir: Path, path: Path, file: str, inside: Containment | None = None
+) -> None:
     """A lock is read only from inside the repository (a symlink out is refused)."""
-    if not resolves_inside(path, specs_dir.parent):
+    if not (inside or Containment(specs_dir.parent)).holds(path):
         raise SpecError(
             [
                 Diagnostic(
@@ -305,20 +309,22 @@ def read_all_locks(specs_dir: Path, parsed: ContentCache | None = None) -> dict[
 
     With a cache, a lock file whose bytes were seen before is not parsed and validated again."""
     locks = {}
+    inside = Containment(specs_dir.parent)
     for path in sorted(specs_dir.rglob("*.lock.toml")):
-        _inside_repository(specs_dir, path, _shown(specs_dir, path))
+        file = _shown(specs_dir, path)
+        _inside_repository(specs_dir, path, file, inside)
         data = path.read_bytes()
         key = content_key(data)
         doc = parsed.get(key) if parsed is not None else None
         if doc is None:
-            doc = _checked_document(data.decode("utf-8"), _shown(specs_dir, path))
+            doc = _checked_document(data.decode("utf-8"), file)
             if parsed is not None:
                 parsed.put(key, doc)
         lock = from_document(doc)
         try:
-            _sane(lock, path, _shown(specs_dir, path))
+            _sane(lock, path, file)
         except SpecError:  # re-derive the message with its position (rare, so parse again)
-            _sane(lock, path, _shown(specs_dir, path), data.decode("utf-8"))
+            _sane(lock, path, file, data.decode("utf-8"))
         locks[lock.name] = lock
     return locks
 

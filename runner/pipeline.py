@@ -175,7 +175,7 @@ def plan_with_budget(
     """The plan and the budget it was made against (QPU time left, price, Open Plan)."""
     from runner.reports.digest import expected_digests, read_digests
 
-    names = [s.name for s in inputs.specs] + list(inputs.locks)
+    names = list(dict.fromkeys([s.name for s in inputs.specs] + list(inputs.locks)))  # each once
     base = PlanInput(
         specs=inputs.specs,
         locks=inputs.locks,

@@ -53,3 +53,17 @@ def test_an_invalid_edit_is_still_reported(
     spec.write_text(spec.read_text().replace("shots = 4096", "shots = 0"))
     inputs = load_inputs(config)
     assert "bell" in inputs.invalid and "shots" in inputs.invalid["bell"]
+
+
+def test_entries_without_a_json_form_are_left_out_when_saved(tmp_path: Path) -> None:
+    import datetime
+
+    from runner.content_cache import ContentCache
+
+    path = tmp_path / "cache.json"
+    cache = ContentCache(path, "env")
+    cache.put("plain", {"shots": 1000})
+    cache.put("dated", {"when": datetime.date(2026, 12, 1)})  # a TOML date in a spec
+    cache.save()
+    again = ContentCache(path, "env")
+    assert again.get("plain") == {"shots": 1000} and again.get("dated") is None

@@ -495,3 +495,26 @@ def test_registry_and_width_do_not_import_qiskit():
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+# Values that tell JSON Schema implementations apart: bools beside numbers, integral
+# floats, nested lists (QAOA's prefixItems edges), duplicates, empty containers.
+PROBES = [None, True, False, 0, 1, 3, -1, 3.0, 2.5, float("inf"), "", "phi+", "linear",
+          [], [1], [1, 1], [1, True], [0.5, 1.5], [[0, 1]], [[0, 1, 0.5]], [[0, 1, 2, 3]],
+          [[0, True]], [[0, 1.0]], [["a", 1]], {}, {"a": 1}, 10**6]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(TEMPLATES))
+def test_compiled_parameter_check_agrees_with_jsonschema(name):
+    """The fast path (fastjsonschema on the draft 7 form) may only say "valid" when
+    jsonschema (2020-12, which words the messages) does, and is not needlessly slow."""
+    from runner.templates.base import _is_valid
+
+    template = TEMPLATES[name]
+    validator = Draft202012Validator(template.params_schema)
+    defaults = template.defaults()
+    for key in template.params_schema["properties"]:
+        for value in PROBES:
+            params = {**defaults, key: value}
+            expected = validator.is_valid(params)
+            assert _is_valid(name, template.params_schema, params) == expected, (key, value)

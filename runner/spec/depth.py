@@ -20,7 +20,22 @@ _OPENERS, _CLOSERS = "[{", "]}"
 def too_deep(doc: dict[str, Any]) -> Path | None:
     """The first path longer than MAX_DEPTH (cut just past the limit), or None.
 
-    Iterative, so a document of any depth is checked without recursion."""
+    Iterative, so a document of any depth is checked without recursion. Counting levels
+    is enough to know every document qrun reads is fine; paths are built only for one
+    that is not."""
+    stack: list[tuple[Any, int]] = [(doc, 0)]
+    while stack:
+        value, level = stack.pop()
+        children = value.values() if isinstance(value, dict) else value
+        for child in children:
+            if level >= MAX_DEPTH:
+                return _first_too_deep(doc)
+            if isinstance(child, (dict, list)):
+                stack.append((child, level + 1))
+    return None
+
+
+def _first_too_deep(doc: dict[str, Any]) -> Path | None:
     stack: list[tuple[Any, Path]] = [(doc, ())]
     while stack:
         value, path = stack.pop()

@@ -16,6 +16,8 @@ def format_value(value: Any) -> str:
     """Compact, stable rendering of a parameter value for circuit ids."""
     if isinstance(value, str):
         return value
+    if type(value) is int:  # what json.dumps gives, without its encoder set-up per value
+        return str(value)
     # TOML dates and times have no JSON form: show them as written (ISO 8601)
     return json.dumps(value, separators=(",", ":"), sort_keys=True, default=_iso)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.errors import Diagnostic, SpecError
-from runner.files import resolves_inside
+from runner.files import Containment, posix_under
 from runner.spec import checks, depth
 from runner.spec.cache import SpecCache
 from runner.spec.identity import run_identity
@@ -52,6 +52,9 @@ def _resolved(root: Path) -> Path:
 
 def display_path(path: Path, repo_root: Path) -> str:
     """A path as messages show it: relative to the repository when inside it."""
+    shown = posix_under(str(path.absolute()), str(_resolved(repo_root)))
+    if shown is not None:
+        return shown
     try:
         return path.absolute().relative_to(_resolved(repo_root)).as_posix()
     except ValueError:
@@ -61,26 +64,70 @@ def display_path(path: Path, repo_root: Path) -> str:
             return str(path)
 
 
+_ONE_SOURCE = [{"required": ["template"]}, {"required": ["qasm"]}]
+
+
 @cache
 def _fast_validator() -> Any:
     """A compiled validator (fastjsonschema) that only answers "valid?" quickly; the schema
-    uses no keyword that draft 7 lacks, and errors are always re-derived with jsonschema."""
+    uses no keyword that draft 7 lacks, and errors are always re-derived with jsonschema.
+
+    The circuits' oneOf (a template or a QASM file, exactly one) is left to `_one_source`:
+    fastjsonschema checks a oneOf by raising and formatting an error per alternative, which
+    was two thirds of its time on a plan over many specs."""
     import fastjsonschema
 
-    return fastjsonschema.compile(
-        {**experiment_schema(), "$schema": "http://json-schema.org/draft-07/schema#"}
+    schema = json.loads(json.dumps(experiment_schema()))  # a copy to edit
+    circuit = schema["properties"]["circuits"]["items"]
+    one_source = circuit.get("oneOf") == _ONE_SOURCE
+    if one_source:
+        del circuit["oneOf"]
+    validate = fastjsonschema.compile(
+        {**schema, "$schema": "http://json-schema.org/draft-07/schema#"}
     )
 
+    def validate_one_source(doc: dict[str, Any]) -> None:
+        validate(doc)
+        if not all(("template" in c) != ("qasm" in c) for c in doc["circuits"]):
+            raise fastjsonschema.JsonSchemaValueException("a circuit needs template or qasm")
 
-def _ints_are_ints(schema: dict[str, Any], value: Any) -> bool:
-    """fastjsonschema accepts 4096.0 as an integer; TOML (and the run identity) does not."""
+    return validate_one_source if one_source else validate
+
+
+_Shape = tuple[bool, dict[str, Any], Any]
+
+
+def _integer_shape(schema: dict[str, Any]) -> _Shape | None:
+    """Where a schema says integer: here, under which properties, under its items; None
+    when nowhere below (so the check skips names, text and tags entirely)."""
     if schema.get("type") == "integer":
+        return (True, {}, None)
+    props = {
+        key: shape
+        for key, sub in schema.get("properties", {}).items()
+        if (shape := _integer_shape(sub)) is not None
+    }
+    items = schema.get("items")
+    item_shape = _integer_shape(items) if isinstance(items, dict) else None
+    return (False, props, item_shape) if props or item_shape else None
+
+
+@cache
+def _experiment_integers() -> _Shape | None:
+    return _integer_shape(experiment_schema())
+
+
+def _ints_are_ints(shape: _Shape | None, value: Any) -> bool:
+    """fastjsonschema accepts 4096.0 as an integer; TOML (and the run identity) does not."""
+    if shape is None:
+        return True
+    here, props, items = shape
+    if here:
         return isinstance(value, int) and not isinstance(value, bool)
     if isinstance(value, dict):
-        props = schema.get("properties", {})
         return all(_ints_are_ints(props[k], v) for k, v in value.items() if k in props)
-    if isinstance(value, list) and isinstance(schema.get("items"), dict):
-        return all(_ints_are_ints(schema["items"], v) for v in value)
+    if isinstance(value, list) and items is not None:
+        return all(_ints_are_ints(items, v) for v in value)
     return True
 
 
@@ -92,7 +139,7 @@ def schema_valid(doc: dict[str, Any]) -> bool:
         _fast_validator()(doc)
     except fastjsonschema.JsonSchemaException:
         return False
-    return _ints_are_ints(experiment_schema(), doc)
+    return _ints_are_ints(_experiment_integers(), doc)
 
 
 def parse_toml(text: str, file: str) -> dict[str, Any]:
@@ -128,12 +175,18 @@ def _where(text: str, index: int) -> tuple[int, int]:
     return line, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
-def load_spec(path: Path, repo_root: Path, spec_cache: SpecCache | None = None) -> Spec:
+def load_spec(
+    path: Path,
+    repo_root: Path,
+    spec_cache: SpecCache | None = None,
+    inside: Containment | None = None,
+) -> Spec:
     """Read, validate and normalise one spec; raise SpecError listing every problem.
 
-    With a cache, an unchanged spec (and unchanged QASM files) is not validated again."""
+    With a cache, an unchanged spec (and unchanged QASM files) is not validated again;
+    `inside` shares directory resolutions across the specs of one command."""
     file = display_path(path, repo_root)
-    if not resolves_inside(path, repo_root):
+    if not (inside or Containment(repo_root)).holds(path):
         message = (
             "spec file links outside the repository; qrun reads specs only inside it: "
             "replace the link with the file"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -74,15 +73,45 @@ def params_schema(title: str, properties: dict[str, Any], required: tuple[str, .
 
 _VALIDATED: dict[tuple[str, str], tuple[str, ...]] = {}
 _VALIDATORS: dict[str, Any] = {}
+_FAST: dict[str, Callable[[Any], Any]] = {}
 
 
 def _validator_for(name: str, schema: dict) -> Any:
-    """One compiled jsonschema validator per template."""
+    """One compiled jsonschema validator per template: it words the problems."""
     if name not in _VALIDATORS:
         from jsonschema import Draft202012Validator
 
         _VALIDATORS[name] = Draft202012Validator(schema)
     return _VALIDATORS[name]
+
+
+def draft7(schema: Any) -> Any:
+    """The same schema in draft 7, which fastjsonschema compiles: 2020-12's prefixItems
+    and items become draft 7's items (a list) and additionalItems."""
+    if isinstance(schema, list):
+        return [draft7(v) for v in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: draft7(v) for k, v in schema.items() if k != "$schema"}
+    if "prefixItems" in out:
+        out["additionalItems"] = out.pop("items", True)
+        out["items"] = out.pop("prefixItems")
+    return out
+
+
+def _is_valid(name: str, schema: dict, params: Mapping[str, Any]) -> bool:
+    """Fast path: a compiled check (fastjsonschema, once per template and process) that only
+    answers whether the parameters are valid; jsonschema is imported only to word problems."""
+    import fastjsonschema
+
+    if name not in _FAST:
+        draft = {**draft7(schema), "$schema": "http://json-schema.org/draft-07/schema#"}
+        _FAST[name] = fastjsonschema.compile(draft, use_default=False)
+    try:
+        _FAST[name](params)
+    except fastjsonschema.JsonSchemaException:  # the slow path says why
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -116,7 +145,8 @@ class Template:
 
         Memoised on the canonical JSON of the parameters: a repository repeats the same
         template parameters across many specs and sweep points."""
-        key = (self.name, json.dumps(dict(params), sort_keys=True, default=repr))
+        # repr: equal reprs mean equal values here (TOML's types), and it costs far less
+        key = (self.name, repr(sorted(params.items())))
         if key not in _VALIDATED:
             if len(_VALIDATED) > 10_000:
                 _VALIDATED.clear()
@@ -128,6 +158,8 @@ class Template:
         checks (those assume a schema-valid input, so they only run when it is)."""
 
         resolved = self.resolve(params)
+        if _is_valid(self.name, self.params_schema, resolved):
+            return self.check_params(resolved)
         known = self.params_schema.get("properties", {})
         problems = [_unknown_key(key, known) for key in resolved if key not in known]
         validator = _validator_for(self.name, self.params_schema)

@@ -1,6 +1,6 @@
 """Policy gates: rules from qrun-policy.toml that every planned submission is checked
-against (allowed targets, shots, QPU seconds per spec and per pull request, approval above
-a threshold). Each violation is blocking or advisory; `apply` turns a blocking one into a
+against (allowed targets, shots, estimated QPU seconds and money per spec and per pull
+request, approval above a threshold of either). Each violation is blocking or advisory; `apply` turns a blocking one into a
 blocked action that says why, `plan` shows both in the comment and as annotations.
 
 Checking is a pure function of the policy, the actions and the approval state.
@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from runner.errors import Diagnostic, SpecError
 from runner.plan import Action, Kind
@@ -28,7 +29,10 @@ class Policy:
     max_shots: int | None = None
     max_qpu_seconds_per_spec: float | None = None
     max_qpu_seconds_per_pr: float | None = None
+    max_cost_per_spec: float | None = None  # money: the plan's estimate_cost (seconds x price)
+    max_cost_per_pr: float | None = None
     approval_above: float | None = None
+    approval_above_cost: float | None = None
     approval_label: str = "qrun:approved"
     codeowners_review: bool = False
     advisory: frozenset[str] = frozenset()
@@ -79,7 +83,7 @@ def load_policy(repo_root: Path) -> Policy | None:
                 Diagnostic(
                     POLICY_FILE,
                     *where.value(tuple(e.path)),
-                    f"{e.message} (see schemas/policy.schema.json)",
+                    f"{_worded(e)} (see schemas/policy.schema.json)",
                 )
                 for e in errors
             ]
@@ -91,11 +95,21 @@ def load_policy(repo_root: Path) -> Policy | None:
         max_shots=doc.get("max_shots"),
         max_qpu_seconds_per_spec=doc.get("max_qpu_seconds_per_spec"),
         max_qpu_seconds_per_pr=doc.get("max_qpu_seconds_per_pr"),
+        max_cost_per_spec=doc.get("max_cost_per_spec"),
+        max_cost_per_pr=doc.get("max_cost_per_pr"),
         approval_above=approval.get("above_qpu_seconds"),
+        approval_above_cost=approval.get("above_cost"),
         approval_label=approval.get("label", "qrun:approved"),
         codeowners_review=approval.get("codeowners_review", False),
         advisory=frozenset(doc.get("advisory", [])),
     )
+
+
+def _worded(error: Any) -> str:
+    """jsonschema's message; for "one of these is needed" (anyOf), what each would need."""
+    if error.validator == "anyOf" and error.context:
+        return " or ".join(sorted({sub.message for sub in error.context}))
+    return str(error.message)
 
 
 @dataclass
@@ -106,6 +120,31 @@ class _Found:
     def add(self, rule: str, name: str | None, message: str) -> None:
         blocking = rule not in self.policy.advisory
         self.violations.append(Violation(rule, name, message, blocking))
+
+
+def _cost(action: Action) -> float:
+    """The plan's money estimate; local runs (None) are not billed."""
+    return action.estimate_cost or 0.0
+
+
+def _seconds(action: Action) -> float:
+    return action.estimate_seconds
+
+
+# (rule, what is measured, message): each limit per spec, then over the whole PR.
+_Limit = tuple[str, Callable[[Action], float], str]
+_SPEC_LIMITS: tuple[_Limit, ...] = (
+    ("max_qpu_seconds_per_spec", _seconds, "estimated {value:g} QPU s exceed {rule} = {cap:g}"),
+    ("max_cost_per_spec", _cost, "estimated cost {value:.2f} exceeds {rule} = {cap:g}"),
+)
+_PR_LIMITS: tuple[_Limit, ...] = (
+    (
+        "max_qpu_seconds_per_pr",
+        _seconds,
+        "estimated {value:g} QPU s in all exceed {rule} = {cap:g}",
+    ),
+    ("max_cost_per_pr", _cost, "estimated cost {value:.2f} in all exceeds {rule} = {cap:g}"),
+)
 
 
 def check(policy: Policy, actions: Sequence[Action], approval: Approval) -> list[Violation]:
@@ -124,22 +163,17 @@ def check(policy: Policy, actions: Sequence[Action], approval: Approval) -> list
         shots = a.details.get("shots")
         if policy.max_shots is not None and isinstance(shots, int) and shots > policy.max_shots:
             found.add("max_shots", a.name, f"{shots} shots exceed max_shots = {policy.max_shots}")
-        cap = policy.max_qpu_seconds_per_spec
-        if cap is not None and a.estimate_seconds > cap:
-            found.add(
-                "max_qpu_seconds_per_spec",
-                a.name,
-                f"estimated {a.estimate_seconds:g} QPU s exceed max_qpu_seconds_per_spec = {cap:g}",
-            )
-    total = sum(a.estimate_seconds for a in submits)
-    cap = policy.max_qpu_seconds_per_pr
-    if cap is not None and total > cap:
-        found.add(
-            "max_qpu_seconds_per_pr",
-            None,
-            f"estimated {total:g} QPU s in all exceed max_qpu_seconds_per_pr = {cap:g}",
-        )
-    if policy.approval_above is not None and total > policy.approval_above:
+        for rule, measure, message in _SPEC_LIMITS:
+            cap, value = getattr(policy, rule), measure(a)
+            if cap is not None and value > cap:
+                found.add(rule, a.name, message.format(value=value, rule=rule, cap=cap))
+    for rule, measure, message in _PR_LIMITS:
+        # rounded: summed cents must not exceed a cap they equal by float error
+        cap, value = getattr(policy, rule), round(sum(measure(a) for a in submits), 9)
+        if cap is not None and value > cap:
+            found.add(rule, None, message.format(value=value, rule=rule, cap=cap))
+    over = _over_approval_threshold(policy, submits)
+    if over:
         owners_ok = policy.codeowners_review and all(
             approval.owner_approved(a.name) for a in submits
         )
@@ -149,13 +183,25 @@ def check(policy: Policy, actions: Sequence[Action], approval: Approval) -> list
                 if policy.codeowners_review
                 else ""
             )
-            found.add(
-                "approval",
-                None,
-                f"estimated {total:g} QPU s exceed the approval "
-                f"threshold of {policy.approval_above:g} s; needs {how}",
-            )
+            found.add("approval", None, f"{over}; needs {how}")
     return found.violations
+
+
+def _over_approval_threshold(policy: Policy, submits: Sequence[Action]) -> str | None:
+    """Why the PR needs an approval (its estimated seconds or money over a threshold)."""
+    seconds = sum(_seconds(a) for a in submits)
+    if policy.approval_above is not None and seconds > policy.approval_above:
+        return (
+            f"estimated {seconds:g} QPU s exceed the approval "
+            f"threshold of {policy.approval_above:g} s"
+        )
+    cost = round(sum(_cost(a) for a in submits), 9)
+    if policy.approval_above_cost is not None and cost > policy.approval_above_cost:
+        return (
+            f"estimated cost {cost:.2f} exceeds the approval "
+            f"threshold of {policy.approval_above_cost:g}"
+        )
+    return None
 
 
 def enforce(actions: Sequence[Action], violations: Sequence[Violation]) -> list[Action]:

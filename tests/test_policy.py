@@ -26,10 +26,16 @@ from runner.policy import (
 from tests.github_standin import GitHubStandIn, serve
 
 
-def submit(name: str, target: str = "ibm_fez", shots: int = 1000, seconds: float = 10) -> Action:
+def submit(
+    name: str,
+    target: str = "ibm_fez",
+    shots: int = 1000,
+    seconds: float = 10,
+    cost: float | None = None,
+) -> Action:
     details = {"target": target, "shots": shots, "circuits": 1, "jobs": 1}
     return Action(Kind.SUBMIT, name, "new spec", "0001-aaaa", estimate_seconds=seconds,
-                  details=details)  # fmt: skip
+                  estimate_cost=cost, details=details)  # fmt: skip
 
 
 LABELLED = Approval(frozenset({"qpu-ok"}))
@@ -65,6 +71,26 @@ CASES = [
      [submit("a"), submit("b")], OWNER_OK, [("approval", None, True)]),
     ("collections are never gated", Policy(max_shots=1, allowed_targets=("x",)),
      [Action(Kind.COLLECT, "a", "1 job(s) queued", "0001-aaaa")], Approval(), []),
+    ("spec over its money", Policy(max_cost_per_spec=10), [submit("a", cost=16.0),
+     submit("b", cost=10.0)], Approval(), [("max_cost_per_spec", "a", True)]),
+    ("advisory money", Policy(max_cost_per_spec=10, advisory=frozenset({"max_cost_per_spec"})),
+     [submit("a", cost=16.0)], Approval(), [("max_cost_per_spec", "a", False)]),
+    ("local runs cost nothing", Policy(max_cost_per_spec=0, max_cost_per_pr=0),
+     [submit("a", target="local:aer", cost=None)], Approval(), []),
+    ("PR over its money", Policy(max_cost_per_pr=20), [submit("a", cost=16.0),
+     submit("b", cost=16.0)], Approval(), [("max_cost_per_pr", None, True)]),
+    ("PR at its money (cents summed exactly)", Policy(max_cost_per_pr=0.3),
+     [submit("a", cost=0.1), submit("b", cost=0.2)], Approval(), []),
+    ("approval needed for money", Policy(approval_above_cost=5, approval_label="qpu-ok"),
+     [submit("a", seconds=1, cost=16.0)], Approval(), [("approval", None, True)]),
+    ("money approved by label", Policy(approval_above_cost=5, approval_label="qpu-ok"),
+     [submit("a", cost=16.0)], LABELLED, []),
+    ("money under the threshold", Policy(approval_above=50, approval_above_cost=20),
+     [submit("a", cost=16.0)], Approval(), []),
+    ("money and seconds limits together", Policy(max_cost_per_spec=10,
+     max_qpu_seconds_per_pr=15, advisory=frozenset({"max_qpu_seconds_per_pr"})),
+     [submit("a", cost=16.0), submit("b", cost=1.6)], Approval(),
+     [("max_cost_per_spec", "a", True), ("max_qpu_seconds_per_pr", None, False)]),
     ("several at once", Policy(max_shots=500, max_qpu_seconds_per_spec=5,
                                advisory=frozenset({"max_qpu_seconds_per_spec"})),
      [submit("a")], Approval(),
@@ -119,12 +145,25 @@ def test_policy_file_is_validated_with_positions(tmp_path: Path) -> None:
         load_policy(tmp_path)
     shown = [str(d) for d in err.value.diagnostics]
     assert any(d.startswith(f"{POLICY_FILE}:2:") and "minimum" in d for d in shown), shown
-    assert any("above_qpu_seconds" in d for d in shown), shown
+    assert any("above_qpu_seconds" in d and "above_cost" in d for d in shown), shown
     (tmp_path / POLICY_FILE).write_text(
         'max_shots = 100\nadvisory = ["max_shots"]\n[approval]\nabove_qpu_seconds = 30\n'
     )
     policy = load_policy(tmp_path)
     assert policy == Policy(max_shots=100, approval_above=30, advisory=frozenset({"max_shots"}))
+    (tmp_path / POLICY_FILE).write_text(
+        "max_cost_per_spec = 50\nmax_cost_per_pr = 200.5\n"
+        'advisory = ["max_cost_per_pr"]\n[approval]\nabove_cost = 100\n'
+    )
+    assert load_policy(tmp_path) == Policy(
+        max_cost_per_spec=50,
+        max_cost_per_pr=200.5,
+        approval_above_cost=100,
+        advisory=frozenset({"max_cost_per_pr"}),
+    )
+    (tmp_path / POLICY_FILE).write_text("max_cost_per_spec = -1\n")
+    with pytest.raises(SpecError, match=r":1:21: -1 is less than the minimum of 0"):
+        load_policy(tmp_path)
 
 
 HW = """name = "{name}"
@@ -204,3 +243,21 @@ def test_the_plan_comment_lists_violations(
     assert "policy: 0 blocking, 1 advisory" in text.splitlines()[0]
     assert "- ⚠️ advisory policy `max_shots` on **hw**: 4000 shots exceed max\\_shots = 1000" in text
     assert "- 🚀 submit **hw**" in text  # advisory only: still submitted
+
+
+def test_a_money_limit_blocks_with_the_plans_own_cost(
+    hardware_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The rule uses the estimate_cost plan shows (seconds x QRUN_PRICE_PER_QPU_SECOND)."""
+    (hardware_project / POLICY_FILE).write_text("max_cost_per_spec = 0.5\n")
+    assert main(["plan", "--format", "json"]) == 0
+    (action,) = json.loads(capsys.readouterr().out)["data"]
+    assert action["kind"] == "blocked" and action["estimate_cost"] > 0.5
+    assert (
+        f"policy max_cost_per_spec: estimated cost {action['estimate_cost']:.2f} exceeds "
+        "max_cost_per_spec = 0.5" in action["reason"]
+    )
+    (hardware_project / POLICY_FILE).write_text(f"max_cost_per_spec = {action['estimate_cost']}\n")
+    assert main(["plan", "--format", "json"]) == 0
+    (action,) = json.loads(capsys.readouterr().out)["data"]
+    assert action["kind"] == "submit"

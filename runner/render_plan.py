@@ -143,6 +143,8 @@ def _spec_line(a: Action) -> str:
     cost = f" · est. {a.estimate_seconds:g} QPU s" if a.estimate_seconds else ""
     if a.estimate_cost is not None and a.kind is Kind.SUBMIT:
         cost += f" · est. {money(a.estimate_cost)}"
+    if "service_estimate" in a.details:  # the service's dry run, beside qrun's estimate
+        cost += f" · {md(a.details['service_estimate'])}"
     return f"- {ICONS[a.kind]} **{md(label(a))}**{run}: {md(a.reason)}{shape}{cost}"
 
 

@@ -17,6 +17,7 @@ import qiskit_ibm_runtime  # noqa: F401  (main-thread import: see tests/test_ibm
 
 from runner.backends.fleet import CURRENT_FLEET, RETIRED, retirement_message
 from runner.plan import Kind, PlanInput, plan
+from runner.render_plan import money
 from runner.spec.loader import load_spec
 from runner.spec.model import Spec
 from tests.ibm_emulator import IBMRuntimeEmulator
@@ -82,7 +83,7 @@ def test_fez_spec_is_submitted_once_through_the_executor_and_collected_later(
     assert blocked in " ".join(planned.text.split())  # the table may wrap the reason
     assert qrun(capsys, "apply").code == 0
     assert emu.submissions == 1  # fez only: nothing for the retired device
-    (job,) = emu.jobs.all()
+    (job,) = [j for j in emu.jobs.all() if j.billed]  # plan's dry run went to mock_fez
     assert job.program_id == "executor" and job.backend == "ibm_fez"
     assert latest(project, "fez")["status"] == "queued"
     assert not (project / "specs" / "old.lock.toml").exists()
@@ -208,3 +209,75 @@ def test_pending_job_cap_defers_the_rest_to_a_later_apply(
         assert latest(project, name)["status"] == "completed"
     assert "error" not in latest(project, "b")
     assert emu.submissions == 3  # each spec submitted once
+
+
+def test_plan_shows_the_services_dry_run_estimate_beside_qrun(
+    project: Path,
+    make_ibm_emulator: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The executor's dry run goes to the device's mock twin (no QPU, nothing charged), is
+    never tagged like a run's job, and its estimate sits beside qrun's in every format."""
+    emu: IBMRuntimeEmulator = make_ibm_emulator(**FAST, plan_id="paygo")
+    use_specs(project, fez=spec_text("fez"))
+    doc = json.loads(qrun(capsys, "plan", "--format", "json").out)
+    (fez,) = doc["data"]
+    (dry,) = emu.dry_runs
+    assert dry.backend == "mock_fez" and dry.program_id == "executor"
+    assert dry.tags == ["qrun-dry-run"]  # never "qrun": no adoption or stray lookup sees it
+    assert emu.submissions == 0 and emu.usage_consumed_seconds() == 0  # no device, no charge
+    assert fez["kind"] == "submit" and isinstance(fez["service_estimate_qpu_seconds"], float)
+    assert fez["service_estimate_qpu_seconds"] == dry.quantum_seconds
+    assert fez["service_estimate_cost"] == round(dry.quantum_seconds * 1.60, 2)
+    assert fez["service_estimate"] == (
+        f"service est. {dry.quantum_seconds:g} QPU s (${fez['service_estimate_cost']:,.2f})"
+    )
+    comment = qrun(capsys, "plan", "--format", "markdown").out
+    (line,) = [s for s in comment.splitlines() if s.startswith("- 🚀 submit **fez**")]
+    assert f"est. {money(fez['estimate_cost'])} · service est. {dry.quantum_seconds:g}" in line
+    text = " ".join(qrun(capsys, "plan").text.split())
+    assert f"fez: qrun est. {fez['estimate_qpu_seconds']:g} QPU s" in text
+    assert "service est." in text
+    assert qrun(capsys, "apply").code == 0  # the real submission: the dry runs are not adopted
+    assert emu.submissions == 1 and latest(project, "fez")["status"] in ("queued", "completed")
+
+    emu.faults.add("POST", r"/jobs$", 400, message="dry runs are not enabled for this instance")
+    use_specs(project, fez=spec_text("fez", shots=200))  # a changed spec: submit again
+    planned = qrun(capsys, "plan", "--format", "json")
+    assert planned.code == 0  # a failed dry run does not fail the plan
+    (fez,) = json.loads(planned.out)["data"]
+    assert fez["service_estimate_qpu_seconds"] is None and fez["service_estimate_cost"] is None
+    assert fez["service_estimate"].startswith("service estimate unavailable: IBM Quantum")
+    assert "dry runs are not enabled" in fez["service_estimate"]
+
+
+def test_a_dry_run_still_pending_at_the_time_limit_is_cancelled(
+    project: Path,
+    make_ibm_emulator: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    emu: IBMRuntimeEmulator = make_ibm_emulator(queued_polls=10_000, plan_id="paygo")
+    monkeypatch.setenv("QRUN_DRY_RUN_SECONDS", "0.2")
+    use_specs(project, fez=spec_text("fez"))
+    (fez,) = json.loads(qrun(capsys, "plan", "--format", "json").out)["data"]
+    (dry,) = emu.dry_runs
+    assert dry.status == "Cancelled"  # holds none of the instance's pending-job slots
+    assert fez["service_estimate_qpu_seconds"] == dry.quantum_seconds  # known while queued
+    monkeypatch.setenv("QRUN_DRY_RUN_SECONDS", "off")
+    (fez,) = json.loads(qrun(capsys, "plan", "--format", "json").out)["data"]
+    assert fez["service_estimate"] == (
+        "service estimate unavailable: dry runs are off (QRUN_DRY_RUN_SECONDS=off)"
+    )
+    assert len(emu.dry_runs) == 1
+
+
+def test_without_credentials_there_is_only_qrun_s_estimate_and_why(tmp_path: Path) -> None:
+    from runner.backends.ibm_client import IbmSettings
+    from runner.backends.ibm_dry_run import service_estimate
+
+    spec = spec_from(tmp_path, "fez", 'target = "ibm_fez"')
+    found = service_estimate(IbmSettings({}), spec, 1.0)
+    assert found.seconds is None
+    assert found.reason == "no IBM credentials (IBM_QUANTUM_TOKEN is not set)"

@@ -20,6 +20,7 @@ from runner.render_plan import (
     PlanView,
     budget_line,
     label,
+    money,
     plan_markdown,
     plan_rows,
     preview_lines,
@@ -55,6 +56,12 @@ def run(args: argparse.Namespace) -> int:
     # policy findings go to stderr (annotations included), so stdout stays the document
     actions, violations = gate(config, Output("text", sys.stderr), actions)
     specs = {s.name: s for s in inputs.specs}
+    if any(a.kind is Kind.SUBMIT and a.estimate_cost is not None for a in actions):
+        from runner.backends.ibm import settings_from
+        from runner.backends.ibm_dry_run import annotate, wait_seconds
+
+        wait = wait_seconds(config.environ)  # the service's own estimate, beside qrun's
+        actions = annotate(settings_from(config), actions, specs, budget.price_per_qpu_second, wait)
     previews: dict[str, tuple[Any, list[Any]]] = {}
     submits = [a for a in actions if a.kind is Kind.SUBMIT and a.name in specs]
     if submits:
@@ -114,6 +121,12 @@ def run(args: argparse.Namespace) -> int:
         )
         if line := budget_line(actions, budget):
             out.line(line)
+        for a in actions:
+            if "service_estimate" in a.details:
+                out.line(
+                    f"  {label(a)}: qrun est. {a.estimate_seconds:g} QPU s "
+                    f"({money(a.estimate_cost)}); {a.details['service_estimate']}"
+                )
     if inputs.problems:
         return 1
     if args.detailed_exitcode and any(a.changes for a in actions):

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from . import execution
-from .backends import EmulatedBackend
+from .backends import EmulatedBackend, as_mock, mock_name
 from .config import EmulatorConfig
 from .jobs import EmulatedJob, JobBook, new_job_id, utc_now
 from .sessions import SessionBook
@@ -78,16 +78,29 @@ class RuntimeAPI:
         return sum(1 for j in self.jobs.all() if j.backend == backend and j.pending)
 
     def list_backends(self, request: Request) -> Reply:
-        """``GET /backends``."""
+        """``GET /backends``; with include_mocks, each device's mock twin too (dry runs)."""
         devices = [b.list_entry(self._pending_on(n)) for n, b in self.backends.items()]
+        if request.arg("include_mocks") in ("True", "true"):
+            devices += [
+                as_mock(b.list_entry(self._pending_on(mock_name(n))), n)
+                for n, b in self.backends.items()
+            ]
         return Reply(200, {"devices": devices})
+
+    def _device(self, name: str) -> EmulatedBackend | None:
+        """A listed device, or the device behind a mock twin's name."""
+        if name in self.backends:
+            return self.backends[name]
+        return next((b for n, b in self.backends.items() if mock_name(n) == name), None)
 
     def backend_doc(self, request: Request, name: str, which: str) -> Reply:
         """``GET /backends/{name}/configuration|properties|status``."""
-        backend = self.backends.get(name)
+        backend = self._device(name)
         if backend is None:
             return error(404, f"Backend {name} not found", 1216)
         if which == "configuration":
+            if name != backend.name:
+                return Reply(200, as_mock(backend.configuration, backend.name))
             return Reply(200, backend.configuration)
         if which == "properties":
             return Reply(200, backend.properties)
@@ -123,7 +136,7 @@ class RuntimeAPI:
         except ValueError:
             return error(400, "Request body is not JSON")
         program_id = payload.get("program_id")
-        backend = self.backends.get(payload.get("backend", ""))
+        backend = self._device(payload.get("backend", ""))
         if program_id not in execution.SUPPORTED_PROGRAMS:
             return error(404, f"Program {program_id} not found", 1211)
         if backend is None:
@@ -148,7 +161,8 @@ class RuntimeAPI:
             return error(400, f"Invalid job parameters: {exc}", 1400)
         job = EmulatedJob(
             id=new_job_id(),
-            backend=backend.name,
+            backend=payload["backend"],  # a device, or its mock twin (a dry run: not billed)
+            billed=payload["backend"] == backend.name,
             program_id=program_id,
             tags=list(tags),
             session_id=session_id,
@@ -202,10 +216,12 @@ class RuntimeAPI:
                     blocked=self.limit_reached(),
                 )
         after, before = _when(request.arg("created_after")), _when(request.arg("created_before"))
+        mocks = request.arg("include_mocks") in ("True", "true")
         selected = [
             j
             for j in self.jobs.all()
             if all(t in j.tags for t in wanted_tags)
+            and (j.billed or mocks)  # dry-run jobs are listed only when asked for
             and (pending is None or j.pending == (pending == "true"))
             and request.arg("backend") in (None, j.backend)
             and request.arg("program") in (None, j.program_id)
@@ -242,7 +258,7 @@ class RuntimeAPI:
         job = self._job(job_id)
         if job is None:
             return error(404, f"Job {job_id} not found", 1291)
-        device = self.backends.get(job.backend) or self.retired[job.backend]
+        device = self._device(job.backend) or self.retired[job.backend]
         return Reply(200, job.metrics(device.num_qubits))
 
     def job_logs(self, request: Request, job_id: str) -> Reply:

@@ -2,7 +2,8 @@
 
 ``/configuration`` and ``/properties`` serve the ``conf_*.json`` / ``props_*.json`` files
 verbatim, so the client builds the same ``Target`` it would for the real device. The
-device name comes from those files (``fake_fez`` serves as ``ibm_fez``).
+device name comes from those files (``fake_fez`` serves as ``ibm_fez``). Each device also
+has a mock twin (``mock_fez``), where the client sends ``dry_run`` jobs.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import re
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -93,6 +95,23 @@ class EmulatedBackend:
                 ):
                     return value()
         raise LookupError(f"no fake backend class named {self.fake_name}")
+
+
+def mock_name(device: str) -> str:
+    """The dry-run twin's name, as the client derives it: ibm_fez -> mock_fez."""
+    return re.sub(r"^[^_]+", "mock", device)
+
+
+def as_mock(doc: dict[str, Any], device: str) -> dict[str, Any]:
+    """A device document (list row or configuration) for its mock twin: same shape, the
+    mock's name, and (in the listing) ``class: mock``, which is how the client tells them
+    apart and why it lists them only when asked with include_mocks."""
+    out = {**doc}
+    if "backend_name" in out:
+        out["backend_name"] = mock_name(device)
+    else:
+        out.update(name=mock_name(device), **{"class": "mock"})
+    return out
 
 
 def _load_one(directory: Path, prefix: str) -> dict[str, Any]:

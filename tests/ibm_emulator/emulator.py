@@ -11,7 +11,7 @@ from .auth import TokenIssuer
 from .backends import EmulatedBackend, load_backends
 from .config import EmulatorConfig
 from .faults import FaultInjector, RecordedRequest
-from .jobs import JobBook
+from .jobs import EmulatedJob, JobBook
 from .server import API_PREFIX, EmulatorHTTPServer
 
 
@@ -100,8 +100,13 @@ class IBMRuntimeEmulator:
 
     @property
     def submissions(self) -> int:
-        """Jobs accepted by ``POST /jobs`` so far."""
-        return len(self._api.jobs)
+        """Jobs accepted by ``POST /jobs`` on devices so far (dry runs are counted apart)."""
+        return sum(j.billed for j in self._api.jobs.all())
+
+    @property
+    def dry_runs(self) -> list[EmulatedJob]:
+        """Jobs on mock twins (``mock_fez``): what ``run(..., dry_run=True)`` creates."""
+        return [j for j in self._api.jobs.all() if not j.billed]
 
     @property
     def sessions(self) -> dict[str, dict[str, Any]]:

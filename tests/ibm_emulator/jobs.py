@@ -59,6 +59,7 @@ class EmulatedJob:
     future: Future[str] | None = field(default=None, repr=False)
     result_text: str | None = None
     charged_seconds: int = 0
+    billed: bool = True  # False on a mock device (a dry run): estimated, never charged
 
     @property
     def pending(self) -> bool:
@@ -140,10 +141,11 @@ class JobBook(Mapping[str, EmulatedJob]):
             return len(self._jobs)
 
     def add(self, job: EmulatedJob) -> None:
-        """Register a new job, applying ``hold_new`` and queued ``fail_next`` requests."""
+        """Register a new job, applying ``hold_new`` and queued ``fail_next`` requests (to
+        jobs on devices: a dry run on a mock twin is not what a test holds or fails)."""
         with self._lock:
-            job.held = job.held or self.hold_new
-            if self._fail_next:
+            job.held = job.held or (self.hold_new and job.billed)
+            if self._fail_next and job.billed:
                 job.fail_with = self._fail_next.pop(0)
             self._jobs[job.id] = job
 
@@ -279,7 +281,7 @@ class JobBook(Mapping[str, EmulatedJob]):
 
 def _charge(job: EmulatedJob) -> int:
     """QPU seconds billed for a final job: what ran, capped by max_execution_time."""
-    if job.running is None:
+    if job.running is None or not job.billed:
         return 0
     if job.status == "Cancelled":
         if job.reason_code == RAN_TOO_LONG_CODE:

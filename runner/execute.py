@@ -116,8 +116,17 @@ def check_store(ctx: RunContext, name: str, run_id: str) -> None:
     ctx.store.exists("experiments", keys.definition_key(name))
 
 
-def submit(ctx: RunContext, spec: Spec, lock: Lock, run_id: str, trigger: str) -> Lock:
-    """Claim the run, adopt jobs already tagged with its id or submit, and record the jobs."""
+def submit(
+    ctx: RunContext,
+    spec: Spec,
+    lock: Lock,
+    run_id: str,
+    trigger: str,
+    estimate: tuple[float, float] | None = None,
+) -> Lock:
+    """Claim the run, adopt jobs already tagged with its id or submit, and record the jobs.
+    `estimate` (QPU seconds, money) is the plan's, kept in the record for the dashboard
+    until collection brings the billed seconds."""
     check_store(ctx, spec.name, run_id)
     if ctx.deferred and not spec.target.startswith("local:"):
         raise SubmissionDeferred(ctx.deferred)  # nothing claimed: planned again next apply
@@ -136,6 +145,8 @@ def submit(ctx: RunContext, spec: Spec, lock: Lock, run_id: str, trigger: str) -
         claimed_by=ctx.runner_id,
         lease_expires=lease,
         shots=spec.execution.shots,
+        estimate_qpu_seconds=estimate[0] if estimate else None,
+        estimate_cost=estimate[1] if estimate else None,
     )
     if existing is None:  # a bad token or target must not leave a claim behind
         ctx.backend_for(spec.target).check(spec.min_qubits or spec.width)

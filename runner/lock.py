@@ -83,6 +83,8 @@ class RunRecord:
     lease_expires: str | None = None
     shots: int | None = None
     qpu_seconds: float | None = None
+    estimate_qpu_seconds: float | None = None  # the plan's estimate (hardware runs), at claim
+    estimate_cost: float | None = None  # the plan's money for it (estimate x rate)
     error: str | None = None
     jobs: tuple[JobRecord, ...] = ()
     surplus: tuple[JobRecord, ...] = ()  # extra jobs for circuits already covered: cancelled

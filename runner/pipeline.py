@@ -324,12 +324,14 @@ def _carry_out(ctx: RunContext, action: Action, specs: dict, locks: dict[str, Lo
             if "supersedes" in action.details:
                 lock = supersede(ctx, specs[action.name].variant(action.target), lock,
                                  str(action.details["supersedes"]))  # fmt: skip
+            priced = action.estimate_cost is not None  # hardware: seconds and money planned
             lock = submit(
                 ctx,
                 specs[action.name].variant(action.target),
                 lock,
                 action.run_id or "",
                 action.trigger or "manual",
+                (action.estimate_seconds, action.estimate_cost or 0.0) if priced else None,
             )
             run = next(r for r in lock.runs if r.id == action.run_id)
             lock = collect(ctx, lock, run, specs.get(action.name))

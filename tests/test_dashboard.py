@@ -74,3 +74,37 @@ def test_an_invalid_spec_with_history_keeps_its_page_and_is_not_archived(
     page = files["bell-ghz.md"].decode()
     assert "**Invalid spec:**" in page and "Archived" not in page
     assert "new.md" not in files
+
+
+def test_each_experiment_shows_its_last_runs_qpu_seconds_and_money(tmp_path: Path) -> None:
+    """Billed seconds once collected (at the dashboard's rate), the plan's own estimate and
+    money while pending, nothing for a local run, and 0 for a run planned on an Open Plan."""
+    from runner.lock import RunRecord, RunStatus
+    from tests.test_reports import run
+
+    spec = write_spec(tmp_path, "bell-ghz", BELL_GHZ)
+
+    def fez(status: RunStatus, seconds: float, cost: float) -> RunRecord:
+        hardware = run(2, status, backend="ibm_fez").with_(target="ibm_fez")
+        return hardware.with_(estimate_qpu_seconds=seconds, estimate_cost=cost)
+
+    cases = {
+        "billed": fez(RunStatus.COMPLETED, 4.0, 6.4),  # 2.5 s billed
+        "pending": fez(RunStatus.QUEUED, 4.25, 6.8),
+        "open-plan": fez(RunStatus.COMPLETED, 4.0, 0.0),
+        "local": run(2),
+    }
+    views = [
+        ExperimentView(name, spec, Lock(name, (r,)), {}, f"specs/{name}.toml")
+        for name, r in cases.items()
+    ]
+    readme = render_reports(views, CTX)["README.md"].decode()
+    rows = {r[1]: r[-1] for r in table_rows(readme, "Status | Experiment")}
+    assert "| Duration | QPU · cost |" in readme
+    assert rows == {
+        "[billed](billed.md)": "2.5 s billed · $4.00",  # 2.5 s x the 1.60 rate
+        "[pending](pending.md)": "~4.25 s est. · $6.80",  # the plan's figures, as recorded
+        "[open-plan](open-plan.md)": "2.5 s billed · $0.00",
+        "[local](local.md)": "—",
+    }
+    assert "priced at $1.6 per QPU second" in readme

@@ -240,7 +240,13 @@ def test_plan_shows_the_services_dry_run_estimate_beside_qrun(
     assert f"fez: qrun est. {fez['estimate_qpu_seconds']:g} QPU s" in text
     assert "service est." in text
     assert qrun(capsys, "apply").code == 0  # the real submission: the dry runs are not adopted
-    assert emu.submissions == 1 and latest(project, "fez")["status"] in ("queued", "completed")
+    assert emu.submissions == 1
+    record = latest(project, "fez")  # the plan's figures, kept for the dashboard
+    assert record["estimate_qpu_seconds"] == fez["estimate_qpu_seconds"]
+    assert record["estimate_cost"] == fez["estimate_cost"]
+    billed = record["qpu_seconds"]  # collected in the same apply (FAST)
+    dashboard = (project / "reports" / "README.md").read_text(encoding="utf-8")
+    assert f"| {billed:g} s billed · ${billed * 1.60:,.2f} |" in dashboard
 
     emu.faults.add("POST", r"/jobs$", 400, message="dry runs are not enabled for this instance")
     use_specs(project, fez=spec_text("fez", shots=200))  # a changed spec: submit again

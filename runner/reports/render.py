@@ -253,6 +253,21 @@ def _targets(view: ExperimentView, draw: bool) -> dict[str, Any] | None:
     return {"columns": columns, "rows": rows, "figure": figure}
 
 
+def run_cost(run: RunRecord, price_per_second: float) -> str:
+    """A run's QPU seconds and money: billed once collected, else the plan's estimate kept
+    in the record at claim time (the plan's own figure); a local run costs nothing."""
+    if run.target.startswith("local:"):
+        return "—"
+    rate = price_per_second
+    if run.estimate_qpu_seconds and run.estimate_cost == 0:
+        rate = 0.0  # planned on an Open Plan instance: its time is not billed
+    if run.qpu_seconds is not None:
+        return f"{run.qpu_seconds:g} s billed · ${run.qpu_seconds * rate:,.2f}"
+    if run.estimate_qpu_seconds is not None:
+        return f"~{run.estimate_qpu_seconds:g} s est. · ${run.estimate_cost or 0.0:,.2f}"
+    return "—"
+
+
 def _dashboard(views: Sequence[ExperimentView], ctx: ReportContext) -> str:
     """One row per experiment (tags a column), invalid specs with their first error."""
     rows: list[dict[str, Any]] = []
@@ -282,7 +297,7 @@ def _dashboard(views: Sequence[ExperimentView], ctx: ReportContext) -> str:
     invalid = sum(1 for r in rows if r["problem"])
     return _environment().get_template("dashboard.md.j2").render(
         generated=GENERATED, ctx=ctx, rows=rows, tags=sorted(tags.items()), pending=pending,
-        alerts=alerts, archived=archived, duration=duration, invalid=invalid,
+        alerts=alerts, archived=archived, duration=duration, invalid=invalid, cost=run_cost,
         active=len(rows) - invalid,
         percent=f"{100 * used / budget:.1f}%" if budget > 0 else "no budget set",
     )  # fmt: skip

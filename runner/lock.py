@@ -6,18 +6,16 @@ atomically (temp file + os.replace) and byte-stable: the same records give the s
 
 from __future__ import annotations
 
-import json
 import tomllib
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from runner.content_cache import ContentCache, content_key
 from runner.errors import Diagnostic, SpecError
 from runner.files import Containment, posix_under, write_atomic
+from runner.lock_check import validate_lock_document
 from runner.spec import depth
 
 DEFERRED_MARK = "deferred: "
@@ -122,50 +120,6 @@ def lock_path(specs_dir: Path, name: str) -> Path:
     return specs_dir / f"{name}.lock.toml"
 
 
-@cache
-def lock_schema() -> dict[str, Any]:
-    text = resources.files("runner").joinpath("data/lock.schema.json").read_text("utf-8")
-    return json.loads(text)
-
-
-@cache
-def _fast_validator() -> Any:
-    """Compiled check for the common case (a valid lock); messages come from jsonschema."""
-    import fastjsonschema
-
-    return fastjsonschema.compile(
-        {**lock_schema(), "$schema": "http://json-schema.org/draft-07/schema#"}
-    )
-
-
-def _validate(doc: dict[str, Any], file: str) -> None:
-    import fastjsonschema
-
-    try:
-        _fast_validator()(doc)
-        return
-    except fastjsonschema.JsonSchemaException as exc:
-        fast_error = exc
-    from jsonschema import Draft202012Validator
-
-    # formats checked too (timestamps): the fast validator does, and plan parses them
-    checker = Draft202012Validator.FORMAT_CHECKER
-    errors = list(Draft202012Validator(lock_schema(), format_checker=checker).iter_errors(doc))
-    found = [(e.absolute_path, e.message) for e in errors[:5]] or [((), str(fast_error))]
-    raise SpecError(
-        [
-            Diagnostic(
-                file,
-                1,
-                1,
-                f"invalid lock file at {'/'.join(map(str, where))}: "
-                f"{message}; restore it from git (`git checkout -- {file}`)",
-            )
-            for where, message in found
-        ]
-    )
-
-
 def _drop_none(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _drop_none(v) for k, v in value.items() if v is not None and v != {} and v != ()}
@@ -243,7 +197,7 @@ def _checked_document(text: str, file: str) -> dict[str, Any]:
             ]
         )  # fmt: skip
     doc = migrate(doc, file)
-    _validate(doc, file)
+    validate_lock_document(doc, file)
     return doc
 
 
@@ -341,7 +295,7 @@ def render_lock(lock: Lock) -> str:
     import tomli_w
 
     doc = to_document(lock)
-    _validate(doc, f"{lock.name}.lock.toml")
+    validate_lock_document(doc, f"{lock.name}.lock.toml")
     return HEADER + tomli_w.dumps(doc)
 
 

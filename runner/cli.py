@@ -10,7 +10,6 @@ import argparse
 import importlib
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -200,6 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
         return 141  # as a process ended by SIGPIPE
     except Exception:  # the one boundary where bugs are caught, logged and reported
+        import traceback
+
         debug = Path(".qrun") / "debug.log"
         debug.parent.mkdir(exist_ok=True)
         debug.write_text(log.mask(traceback.format_exc()), encoding="utf-8")

@@ -266,7 +266,7 @@ def read_all_locks(specs_dir: Path, parsed: ContentCache | None = None) -> dict[
     With a cache, a lock file whose bytes were seen before is not parsed and validated again."""
     locks = {}
     inside = Containment(specs_dir.parent)
-    for path in sorted(specs_dir.rglob("*.lock.toml")):
+    for path in sorted(specs_dir.rglob("*.lock.toml"), key=lambda p: p.parts):
         file = _shown(specs_dir, path)
         _inside_repository(specs_dir, path, file, inside)
         data = path.read_bytes()

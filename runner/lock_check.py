@@ -21,11 +21,9 @@ def lock_schema() -> dict[str, Any]:
 @cache
 def _fast_validator() -> Any:
     """Compiled check for the common case (a valid lock); messages come from jsonschema."""
-    import fastjsonschema
+    from runner.fast_schema import compile_check
 
-    return fastjsonschema.compile(
-        {**lock_schema(), "$schema": "http://json-schema.org/draft-07/schema#"}
-    )
+    return compile_check(lock_schema())
 
 
 def validate_lock_document(doc: dict[str, Any], file: str) -> None:

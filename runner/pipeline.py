@@ -6,7 +6,6 @@ load specs → plan → submit / collect / retire → report → (commit and pus
 from __future__ import annotations
 
 import os
-import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -16,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from runner.backends.base import Backend
 from runner.backends.fleet import is_retired
-from runner.collect import collect
 from runner.config import Config
 from runner.errors import (
     BackendError,
@@ -25,7 +23,6 @@ from runner.errors import (
     SubmissionDeferred,
     UsageError,
 )
-from runner.execute import ClaimLost, RunContext, submit, supersede
 from runner.files import remove_stray_temps
 from runner.inputs import Inputs, load_inputs
 from runner.lock import Lock, merge_locks, read_lock, write_lock
@@ -34,6 +31,7 @@ from runner.plan import Action, Budget, Kind, PlanInput, budget, plan
 from runner.schedule import parse_time
 
 if TYPE_CHECKING:
+    from runner.execute import RunContext
     from runner.reports.build import ReportResult
 from runner.shard import Shard
 
@@ -292,6 +290,7 @@ def _log_outcome(
 
 
 def _context(config: Config, now: datetime, inputs: Inputs) -> RunContext:
+    from runner.execute import RunContext  # the apply path's modules: no cost to a plan
     from runner.git_ops import last_commit_of
     from runner.stores.config import StoreConfig, open_store
 
@@ -303,6 +302,8 @@ def _context(config: Config, now: datetime, inputs: Inputs) -> RunContext:
         merged = merge_locks(lock, read_lock(config.specs_dir, lock.name))
         inputs.locks[lock.name] = merged
         write_lock(config.specs_dir, merged)
+
+    import socket  # here: only apply claims runs, and socket costs every plan its import
 
     runner_id = f"{socket.gethostname()}:{os.getpid()}"
     return RunContext(
@@ -318,6 +319,9 @@ def _context(config: Config, now: datetime, inputs: Inputs) -> RunContext:
 
 
 def _carry_out(ctx: RunContext, action: Action, specs: dict, locks: dict[str, Lock]) -> Outcome:
+    from runner.collect import collect
+    from runner.execute import ClaimLost, submit, supersede
+
     lock = locks.get(action.name, Lock(action.name))
     try:
         if action.kind is Kind.SUBMIT:

@@ -15,7 +15,6 @@ from typing import Any
 
 from runner.errors import Diagnostic
 from runner.plan import Action, Budget, Kind
-from runner.plan_metrics import metric_rows
 from runner.reports.markdown import md
 
 COMMENT_LIMIT = 65_536  # GitHub's cap on a PR comment
@@ -149,6 +148,8 @@ def _spec_line(a: Action) -> str:
 
 
 def _metric_table(run_id: str, analysis: Mapping[str, Any], spec: Any, items: list) -> list[str]:
+    from runner.plan_metrics import metric_rows  # with the preview: only when one is shown
+
     rows = metric_rows(analysis, items, noiseless=spec.target == "local:aer")
     if not rows:
         return []

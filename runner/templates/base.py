@@ -85,28 +85,15 @@ def _validator_for(name: str, schema: dict) -> Any:
     return _VALIDATORS[name]
 
 
-def draft7(schema: Any) -> Any:
-    """The same schema in draft 7, which fastjsonschema compiles: 2020-12's prefixItems
-    and items become draft 7's items (a list) and additionalItems."""
-    if isinstance(schema, list):
-        return [draft7(v) for v in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: draft7(v) for k, v in schema.items() if k != "$schema"}
-    if "prefixItems" in out:
-        out["additionalItems"] = out.pop("items", True)
-        out["items"] = out.pop("prefixItems")
-    return out
-
-
 def _is_valid(name: str, schema: dict, params: Mapping[str, Any]) -> bool:
     """Fast path: a compiled check (fastjsonschema, once per template and process) that only
     answers whether the parameters are valid; jsonschema is imported only to word problems."""
     import fastjsonschema
 
+    from runner.fast_schema import compile_check
+
     if name not in _FAST:
-        draft = {**draft7(schema), "$schema": "http://json-schema.org/draft-07/schema#"}
-        _FAST[name] = fastjsonschema.compile(draft, use_default=False)
+        _FAST[name] = compile_check(schema, use_default=False)
     try:
         _FAST[name](params)
     except fastjsonschema.JsonSchemaException:  # the slow path says why

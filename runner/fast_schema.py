@@ -1,0 +1,42 @@
+"""Compiled JSON Schema checks that only answer "valid?", quickly (fastjsonschema).
+
+Every schema qrun ships is written in draft 2020-12 and worded by jsonschema when a document
+is invalid; the compiled copy is its draft 7 form (fastjsonschema's newest draft), with the
+annotations (descriptions, titles) left out: they are no rules, and fastjsonschema copies
+each subschema into the generated source, so they made it twice as long to compile. Each
+schema is compiled once per process by its caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+DRAFT_7 = "http://json-schema.org/draft-07/schema#"
+ANNOTATIONS = frozenset({"description", "title", "$comment", "examples", "$schema"})
+NAMED = frozenset({"properties", "patternProperties", "$defs", "definitions"})
+
+
+def draft7(schema: Any, names: bool = False) -> Any:
+    """The schema in draft 7 without annotations: 2020-12's prefixItems and items become
+    draft 7's items (a list) and additionalItems. Under `properties` (names=True) keys are
+    property names, kept whatever they are called."""
+    if isinstance(schema, list):
+        return [draft7(v) for v in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if names:
+        return {k: draft7(v) for k, v in schema.items()}
+    out = {k: draft7(v, k in NAMED) for k, v in schema.items() if k not in ANNOTATIONS}
+    if "prefixItems" in out:
+        out["additionalItems"] = out.pop("items", True)
+        out["items"] = out.pop("prefixItems")
+    return out
+
+
+def compile_check(schema: dict[str, Any], use_default: bool = True) -> Callable[[Any], Any]:
+    """fastjsonschema's validator of the schema (raises JsonSchemaException when invalid);
+    `use_default` fills in declared defaults, as it does by default."""
+    import fastjsonschema
+
+    return fastjsonschema.compile({**draft7(schema), "$schema": DRAFT_7}, use_default=use_default)

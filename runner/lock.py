@@ -152,7 +152,7 @@ def from_document(doc: dict[str, Any]) -> Lock:
 
 
 def _job_records(items: list[dict[str, Any]]) -> tuple[JobRecord, ...]:
-    return tuple(JobRecord(**{**j, "circuits": tuple(j["circuits"])}) for j in items)
+    return tuple(JobRecord(**{**j, "circuits": tuple(j.get("circuits", ()))}) for j in items)
 
 
 def migrate(doc: dict[str, Any], file: str) -> dict[str, Any]:

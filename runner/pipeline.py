@@ -362,16 +362,29 @@ def _carry_out(ctx: RunContext, action: Action, specs: dict, locks: dict[str, Lo
 
 
 def _retire(ctx: RunContext, action: Action, lock: Lock) -> Outcome:
-    """Cancel a removed spec's pending jobs; its report page goes with the next render."""
-    from runner.lock import RunStatus
+    """Cancel a removed spec's pending jobs, and jobs found by tag for its expired claims
+    (recorded as surplus); live claims are left to their owner. Its page goes with the next
+    render."""
+    from runner.backends.base import run_tags
+    from runner.lock import JobRecord, RunStatus
 
-    pending = [r for r in lock.runs if r.status.pending]
-    for run in pending:
+    claims = set(action.details.get("claims") or ())
+    retired = [r for r in lock.runs if r.status.pending and (r.jobs or r.id in claims)]
+    for run in retired:
+        backend = ctx.backend_for(run.target)
         ids = [j.id for j in run.jobs]
-        if ids:
-            ctx.backend_for(run.target).cancel(ids)
-        lock = lock.upsert(run.with_(status=RunStatus.CANCELLED, error="spec removed: retired"))
-    if pending:
+        found = [] if ids else [i for i, _ in backend.strays(run_tags(lock.name, run.id), [])]
+        if ids or found:
+            backend.cancel(ids + found)
+        note = "spec removed: retired"
+        if found:
+            note += f"; cancelled job(s) {', '.join(found)} found by tag for the claim"
+            ctx.messages.append(f"{lock.name}: run {run.id}: {note}")
+        why = "found by tag for the claim of a removed spec"
+        cancelled = tuple(JobRecord(i, (), "cancelled", why) for i in found)
+        lock = lock.upsert(run.with_(status=RunStatus.CANCELLED, error=note,
+                                     surplus=run.surplus + cancelled))  # fmt: skip
+    if retired:
         ctx.persist(lock)
     return Outcome(action.name, action.kind, Status.DONE, action.reason)
 

@@ -359,14 +359,19 @@ def plan(inp: PlanInput) -> list[Action]:
         if name in known:
             continue
         pending = [j.id for r in lock.runs if r.status.pending for j in r.jobs]
+        # a claim whose answer was lost may have a job: once its lease ends, look it up by tag
+        claims = [r.id for r in lock.runs if r.status is RunStatus.CLAIMED and not r.jobs
+                  and inp.now >= lease_expires(r, inp.limits)]  # fmt: skip
         expected = inp.expected_digests.get(name)
-        if pending:
+        if pending or claims:
+            work = [f"cancel {len(pending)} pending job(s)"] if pending else []
+            work += [f"look up {len(claims)} unsubmitted claim(s) by tag"] if claims else []
             actions.append(
                 Action(
                     Kind.RETIRE,
                     name,
-                    f"spec removed: cancel {len(pending)} pending job(s) and archive",
-                    details={"jobs": pending},
+                    f"spec removed: {' and '.join(work)} and archive",
+                    details={"jobs": pending, **({"claims": claims} if claims else {})},
                 )
             )
         elif expected is not None and inp.report_digests.get(name) != expected:

@@ -403,6 +403,37 @@ def test_removing_a_spec_with_a_pending_job_retires_it(
     assert emu.submissions == 2
 
 
+def test_a_removed_specs_lost_claim_is_looked_up_by_tag_and_its_job_cancelled(
+    project: Path,
+    emu: IBMRuntimeEmulator,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A POST whose answer was lost leaves a claim without job ids while the job runs on
+    the service. When the spec is then removed, apply looks the claim up by tag once its
+    lease has ended, cancels the job and records it; nothing runs unrecorded."""
+    from runner.lock import RunStatus, read_lock, write_lock
+
+    emu.jobs.hold()
+    use_specs(project, old=spec_text("old"))
+    assert qrun(capsys, "apply").code == 0
+    job_id = latest(project, "old")["jobs"][0]["id"]
+    lock = read_lock(project / "specs", "old")
+    [run] = lock.runs
+    lost = run.with_(status=RunStatus.CLAIMED, jobs=(), lease_expires="2026-01-01T00:00:00Z")
+    write_lock(project / "specs", lock.upsert(lost))  # as if the POST's answer never came
+    use_specs(project, new=spec_text("new"))
+    planned = qrun(capsys, "plan", "--format", "json")
+    kinds = {a["name"]: (a["kind"], a["reason"]) for a in json.loads(planned.out)["data"]}
+    assert kinds["old"] == ("retire", "spec removed: look up 1 unsubmitted claim(s) by tag "
+                            "and archive")  # fmt: skip
+    applied = qrun(capsys, "apply")
+    assert applied.code == 0, applied.out
+    assert emu.jobs[job_id].status == "Cancelled"
+    run_after = latest(project, "old")
+    assert run_after["status"] == "cancelled" and job_id in run_after["error"]
+    assert [j["id"] for j in run_after["surplus"]] == [job_id]
+
+
 # --- unknown backend ------------------------------------------------------------------
 
 

@@ -53,7 +53,12 @@ class RunRequest:
     @property
     def tags(self) -> tuple[str, ...]:
         """Job tags that let a later runner find this run's jobs on the service."""
-        return ("qrun", f"qrun:{self.name}", f"qrun:{self.run_id}")
+        return run_tags(self.name, self.run_id)
+
+
+def run_tags(name: str, run_id: str) -> tuple[str, ...]:
+    """The tags of a run's jobs: run ids are not unique across specs, so both are needed."""
+    return ("qrun", f"qrun:{name}", f"qrun:{run_id}")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
+import shutil
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -132,6 +134,50 @@ def configure_logs(fmt: str | None, environ: Mapping[str, str]) -> EventLog:
     return _log
 
 
+_NUMBER = re.compile(r"[-+]?(\d[\d,]*(\.\d*)?|\.\d+)(e[-+]?\d+)?%?|—|-|")
+MIN_TEXT_WIDTH = 16  # a text column is never cut below this (or its header): names stay whole
+SQUEEZED_WIDTH = 4  # ... unless the table cannot fit otherwise
+
+
+def _columns(environ: Mapping[str, str], stream: TextIO) -> int | None:
+    """The width plain tables must fit: COLUMNS, else the terminal's; None when the stream
+    is not a terminal (a CI log or a pipe keeps whole lines)."""
+    if environ.get("COLUMNS", "").isdigit():
+        return int(environ["COLUMNS"])
+    if not stream.isatty():
+        return None
+    return shutil.get_terminal_size().columns
+
+
+def fit_columns(cells: list[list[str]], limit: int | None, gap: int = 2) -> list[list[str]]:
+    """Rows (headers first) whose columns, joined by `gap` spaces, fit `limit` characters:
+    the widest text column is shortened with an ellipsis (down to the next widest, then
+    both, ...) until the table fits. Text columns keep MIN_TEXT_WIDTH (or their header)
+    while that is enough, else SQUEEZED_WIDTH. Columns of numbers are never cut."""
+    if limit is None or not cells:
+        return cells
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    text = [not all(_NUMBER.fullmatch(row[i]) for row in cells[1:]) for i in range(len(widths))]
+    excess = sum(widths) + gap * (len(widths) - 1) - limit
+    for least in (MIN_TEXT_WIDTH, SQUEEZED_WIDTH):
+        floors = {
+            i: min(widths[i], max(least, len(cells[0][i])) if least == MIN_TEXT_WIDTH else least)
+            for i in range(len(widths)) if text[i]
+        }  # fmt: skip
+        while excess > 0 and (room := [i for i, f in floors.items() if widths[i] > f]):
+            widest = max(room, key=lambda i: (widths[i], -i))
+            others = [widths[i] for i in room if i != widest]
+            floor = max(floors[widest], max(others, default=0), widths[widest] - excess)
+            cut = max(1, widths[widest] - floor)
+            widths[widest] -= cut
+            excess -= cut
+    return [[_cut(c, w) for c, w in zip(row, widths, strict=True)] for row in cells]
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 class Output:
     """Where commands write; constructed once per invocation from the CLI flags."""
 
@@ -150,6 +196,7 @@ class Output:
         self.fancy = fmt == "text" and self.stream.isatty() and env.get("CI") != "true"
         self._annotations: dict[str, int] = {}
         self._console: Any = None
+        self.columns = _columns(env, self.stream)
 
     def console(self) -> Any:
         """A rich console on the same stream (imported only when text goes to a terminal)."""
@@ -186,7 +233,9 @@ class Output:
                 table.add_row(*(str(c) for c in row))
             self.console().print(table)
             return
-        cells = [list(map(str, headers)), *[[str(c) for c in row] for row in rows]]
+        cells = fit_columns(
+            [list(map(str, headers)), *[[str(c) for c in row] for row in rows]], self.columns
+        )
         widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
         if title:
             print(title, file=self.stream)

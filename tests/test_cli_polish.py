@@ -144,3 +144,36 @@ def test_a_reader_that_goes_away_is_not_a_bug(project: Path) -> None:
     assert process.wait(timeout=120) in (0, 141)  # 0 when it had written all before
     assert "internal error" not in err
     assert not (project / ".qrun/debug.log").exists()
+
+
+@pytest.mark.parametrize("columns", [60, 200])
+def test_plain_tables_fit_the_terminal_width(
+    columns: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert main(["templates"]) == 0
+    whole = capsys.readouterr().out.splitlines()
+    natural = max(map(len, whole))
+    assert natural > 60  # the descriptions make it wider than a narrow terminal
+    monkeypatch.setenv("COLUMNS", str(columns))
+    assert main(["templates"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(whole)
+    assert max(map(len, lines)) <= columns
+    if natural <= columns:
+        assert lines == whole  # room enough: nothing is cut
+    else:
+        assert any("…" in line for line in lines)
+        for cut, full in zip(lines[2:], whole[2:], strict=True):  # cut at the end, not garbled
+            assert full.startswith(cut.split()[0].rstrip("…"))
+
+
+def test_numbers_are_never_cut_to_fit() -> None:
+    rows = [["bell-fidelity-on-a-long-experiment-name", "0.96973", "1234567"],
+            ["ghz", "0.5", "12"]]  # fmt: skip
+    stream = io.StringIO()
+    Output(stream=stream, environ={"COLUMNS": "30"}).table(["experiment", "value", "shots"], rows)
+    lines = stream.getvalue().splitlines()
+    assert max(map(len, lines)) <= 30
+    assert lines[2].endswith("0.96973  1234567") and "…" in lines[2]
+    assert lines[3].split() == ["ghz", "0.5", "12"]

@@ -78,6 +78,7 @@ REQUIRED = {
     "tags-duplicate",
     "inline-tables",
     "many-errors",
+    "six-kinds",
     "deep-arrays",
     "deep-inline-tables",
     "deep-dotted-header",

@@ -16,6 +16,7 @@ from runner.spec.expand import MAX_CIRCUITS, circuit_id, sweep_points, sweep_siz
 from runner.spec.locate import Path as KeyPath
 from runner.spec.locate import Positions, locate
 from runner.spec.model import CircuitEntry, Execution, ExpandedCircuit
+from runner.spec.salvage import NO_DOUBTS, Doubts
 
 
 @dataclass
@@ -60,11 +61,16 @@ def check_spec(
     execution: Execution,
     entries: tuple[CircuitEntry, ...],
     ctx: Context,
+    indices: tuple[int, ...] | None = None,
+    doubts: Doubts = NO_DOUBTS,
 ) -> CheckResult:
-    """Every semantic problem of a schema-valid spec, plus the expanded circuits."""
+    """Every semantic problem of a spec, plus the expanded circuits. For a spec that failed
+    its schema, entries are the usable ones at their indices in the file, and the checks
+    whose input the schema rejected (doubts) are skipped (see runner.spec.salvage)."""
     result = CheckResult()
     report = _Reporter(ctx, result)
-    if name != ctx.path.stem:
+    places = indices if indices is not None else tuple(range(len(entries)))
+    if not doubts.name and name != ctx.path.stem:
         report.at_value(
             ("name",),
             f"name '{name}' must equal the file stem '{ctx.path.stem}'; "
@@ -91,29 +97,36 @@ def check_spec(
             f"the spec expands to {total} circuits (at most {MAX_CIRCUITS}); "
             "shrink the sweeps or split the spec",
         )
-    for index, entry in enumerate(entries):
+    for index, entry in zip(places, entries, strict=True):
         where: KeyPath = ("circuits", index)
         if entry.name in seen:
             report.at_value(
                 (*where, "name"), f"circuit name '{entry.name}' is used twice; names must be unique"
             )
         seen.add(entry.name)
-        params = _check_entry(entry, where, execution, report, ctx) if total <= MAX_CIRCUITS else {}
+        checked = total <= MAX_CIRCUITS
+        params = _check_entry(entry, where, execution, report, ctx, doubts) if checked else {}
         result.params.append(params)
-    if not result.diagnostics:
-        for target in targets:
-            _check_widths(target, entries, report)
+    for target in targets:  # on the circuits that were built; their problems are their own
+        _check_widths(target, entries, places, report)
     return result
 
 
 def _check_entry(
-    entry: CircuitEntry, where: KeyPath, execution: Execution, report: _Reporter, ctx: Context
+    entry: CircuitEntry,
+    where: KeyPath,
+    execution: Execution,
+    report: _Reporter,
+    ctx: Context,
+    doubts: Doubts,
 ) -> dict[str, Any]:
-    if execution.primitive == "estimator" and not entry.observables:
+    index = where[1]
+    observed = not doubts.primitive and index not in doubts.observables
+    if observed and execution.primitive == "estimator" and not entry.observables:
         report.at_key(
             where, f"circuit '{entry.name}' needs observables with primitive = \"estimator\""
         )
-    if execution.primitive == "sampler" and entry.observables:
+    if observed and execution.primitive == "sampler" and entry.observables:
         report.at_key(
             (*where, "observables"),
             'observables are for the estimator; remove them or set primitive = "estimator"',
@@ -125,16 +138,26 @@ def _check_entry(
         if width is not None:
             _add(report, entry, {}, width)
         return {}
+    if index in doubts.unbuilt:  # its params or sweep failed the schema: only the template
+        _template_of(entry, where, report)
+        return {}
     return _check_template(entry, where, report)
 
 
-def _check_template(entry: CircuitEntry, where: KeyPath, report: _Reporter) -> dict[str, Any]:
+def _template_of(entry: CircuitEntry, where: KeyPath, report: _Reporter) -> Any:
+    """The entry's template, or None when the name is unknown (reported)."""
     from runner.templates.registry import get_template
 
     try:
-        template = get_template(entry.template or "")
+        return get_template(entry.template or "")
     except QrunError as exc:
         report.at_value((*where, "template"), str(exc))
+        return None
+
+
+def _check_template(entry: CircuitEntry, where: KeyPath, report: _Reporter) -> dict[str, Any]:
+    template = _template_of(entry, where, report)
+    if template is None:
         return {}
     known = template.params_schema.get("properties", {})
     params = template.resolve(entry.params)
@@ -208,7 +231,8 @@ def _check_qasm(rel: str, where: KeyPath, report: _Reporter, ctx: Context) -> in
     if data is None:
         report.at_value(
             where,
-            f"QASM file '{rel}' not found (looked for {resolved.relative_to(root).as_posix()})",
+            f"QASM file '{rel}' not found (looked for {resolved.relative_to(root).as_posix()}); "
+            "fix the path (relative to the spec file) or add the file",
         )
         return None
     report.result.qasm_digests[rel] = hashlib.sha256(data).hexdigest()
@@ -261,9 +285,11 @@ def _check_layout(
     return True
 
 
-def _check_widths(target: str, entries: tuple[CircuitEntry, ...], report: _Reporter) -> None:
+def _check_widths(
+    target: str, entries: tuple[CircuitEntry, ...], at: tuple[int, ...], report: _Reporter
+) -> None:
     size = target_qubits(target)
-    index = {entry.name: i for i, entry in enumerate(entries)}
+    index = {entry.name: i for i, entry in zip(at, entries, strict=True)}
     reported: set[str] = set()  # one layout problem per entry, not one per sweep point
     bad_observables: set[tuple[str, int]] = set()
     for circuit in report.result.circuits:
@@ -279,7 +305,8 @@ def _check_widths(target: str, entries: tuple[CircuitEntry, ...], report: _Repor
             )
         for n, obs in enumerate(circuit.observables):
             # every bad observable, once per entry (not again for each sweep point)
-            if len(obs) != circuit.width and (circuit.entry, n) not in bad_observables:
+            # (a blank one failed the schema, which said so)
+            if obs and len(obs) != circuit.width and (circuit.entry, n) not in bad_observables:
                 bad_observables.add((circuit.entry, n))
                 report.at_value(
                     (*path, "observables", n),

@@ -15,7 +15,7 @@ from typing import Any
 
 from runner.errors import Diagnostic, SpecError
 from runner.files import Containment, posix_under
-from runner.spec import checks, depth
+from runner.spec import checks, depth, salvage
 from runner.spec.cache import SpecCache
 from runner.spec.identity import run_identity
 from runner.spec.locate import locate
@@ -207,18 +207,18 @@ def load_spec(
 
 def _load_text(path: Path, text: str, file: str, repo_root: Path) -> Spec:
     doc = parse_toml(text, file)
-    if not schema_valid(doc):
-        positions = locate(text)
-        diagnostics = [
-            d
-            for error in sorted(
-                _validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))
-            )
-            for d in describe(error, file, positions)
-        ]
-        if diagnostics:
-            raise SpecError(sorted(diagnostics, key=lambda d: (d.line, d.col)))
     context = checks.Context(file=file, path=path, repo_root=repo_root, text=text)
+    if not schema_valid(doc):
+        errors = sorted(
+            _validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))
+        )
+        diagnostics = [d for error in errors for d in describe(error, file, context.positions)]
+        if diagnostics:  # and what the deeper checks find in the parts the schema accepted
+            rest = salvage.usable(doc, salvage.rejected_paths(errors))
+            deeper = checks.check_spec(rest.name, rest.targets, rest.execution, rest.entries,
+                                       context, rest.indices, rest.doubts)  # fmt: skip
+            every = set(diagnostics) | set(deeper.diagnostics)
+            raise SpecError(sorted(every, key=lambda d: (d.line, d.col, d.message)))
     return _build(doc, context)
 
 

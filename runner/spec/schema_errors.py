@@ -25,6 +25,7 @@ _HINTS = {
     ("backend", "target"): "e.g. 'local:aer', 'local:fake_fez', 'ibm_fez' or 'least_busy'",
     ("execution", "schedule"): "use daily, weekly, monthly or a 5-field cron expression (UTC)",
     ("qasm",): "use a path relative to the spec file, inside the repository",
+    ("circuits", "observables"): "write one Pauli letter (I, X, Y, Z) per qubit, qubit 0 rightmost",
 }
 
 

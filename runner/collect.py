@@ -20,6 +20,7 @@ from runner.execute import (
     canonical_json,
 )
 from runner.lock import JobRecord, Lock, ObjectRecord, RunRecord, RunStatus
+from runner.output import plural
 from runner.schedule import format_time
 from runner.spec.model import Spec
 from runner.stores import keys
@@ -60,6 +61,7 @@ def collect(ctx: RunContext, lock: Lock, run: RunRecord, spec: Spec | None = Non
     """Poll the run's unfinished jobs; when all are done, store, analyse and record."""
     lock, run = settle_surplus(ctx, lock, run)
     open_ids = [j.id for j in run.jobs if not JobStatus(j.status).final]
+    ctx.phase("collect", f"collect {plural(len(run.jobs), 'job')}")
     outcomes = (
         {o.job_id: o for o in ctx.backend_for(run.target).collect(open_ids)} if open_ids else {}
     )
@@ -112,6 +114,7 @@ def collect(ctx: RunContext, lock: Lock, run: RunRecord, spec: Spec | None = Non
         objects.append(ctx.put("results", keys.job_result_key(lock.name, run.id, job.id), data))
         for cid in job.circuits:
             results[cid] = (job.id, outcome.result_json)
+    ctx.phase("analyse", f"analyse {plural(len(request_doc['circuits']), 'circuit')}")
     analysis = analyse_run(request_doc, jobs, results, run)
     analysis_obj = ctx.put(
         "results", keys.analysis_key(lock.name, run.id), canonical_json(analysis)

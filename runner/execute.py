@@ -32,6 +32,8 @@ from runner.lock import (
     RunStatus,
     split_surplus,
 )
+from runner.output import plural
+from runner.progress import silent
 from runner.schedule import format_time
 from runner.spec.model import Spec
 from runner.stores import keys
@@ -68,6 +70,7 @@ class RunContext:
     messages: list[str] = field(default_factory=list)
     queue_lengths: dict[str, int] = field(default_factory=dict)
     deferred: str | None = None  # set once a cap refused a submission: defer the rest
+    phase: Callable[[str, str], None] = silent  # the run enters a phase (runner.progress)
     pinned: bool = False  # QRUN_NOW fixed the clock: times do not advance
 
     def current_time(self) -> datetime:
@@ -94,7 +97,9 @@ class RunContext:
         return ObjectRecord(o.bucket, o.key, o.sha256, o.size)
 
 
-def build_request(spec: Spec, run_id: str) -> RunRequest:
+def build_request(
+    spec: Spec, run_id: str, progress: Callable[[str, str], None] = silent
+) -> RunRequest:
     return RunRequest(
         name=spec.name,
         run_id=run_id,
@@ -106,6 +111,7 @@ def build_request(spec: Spec, run_id: str) -> RunRequest:
         circuits=build_jobs(spec),
         options=spec.execution.options,
         min_qubits=spec.min_qubits or spec.width,
+        progress=progress,
     )
 
 
@@ -157,7 +163,8 @@ def submit(
     ctx.persist(lock)
     if not ctx.claim(lock, run):  # another runner won the push: it submits, we back off
         raise ClaimLost(f"{spec.name}: run {run_id} was claimed by another runner; backing off")
-    request = build_request(spec, run_id)
+    ctx.phase("build", f"build {plural(len(spec.circuits), 'circuit')}")
+    request = build_request(spec, run_id, ctx.phase)
     backend = ctx.backend_for(spec.target)
     adopted, surplus = _found_jobs(ctx, backend, backend.find_jobs(request))
     if surplus:
@@ -208,6 +215,7 @@ def submit(
             lock = lock.upsert(failed)
             ctx.persist(lock)
             raise
+    ctx.phase("store", "store the circuits and their noiseless ideals")
     doc = request_document(spec, run_id, request.circuits)
     doc["backend"] = submission.backend
     doc["transpiled"] = {cid: info.__dict__ for cid, info in sorted(submission.transpiled.items())}

@@ -307,28 +307,27 @@ class Output:
             self.raw(json.dumps(doc, indent=2, sort_keys=True, default=str))
 
     @contextmanager
-    def progress(self, description: str, total: int) -> Iterator[Any]:
-        """A progress bar on a terminal; plain 'n/total' lines in CI. The step function takes
-        the label of the work and done=False when it starts (the bar names it at once), or
-        done=True (the default) when it has finished."""
+    def progress(self, description: str, total: int, items: int) -> Iterator[Any]:
+        """A progress bar of `total` units on a terminal; in CI or a pipe, one plain
+        '[n/items] label' line per finished item. The step function takes the label (shown
+        at once), the units finished with it, and whether an item is done."""
         if self.fancy:
             from rich.progress import Progress
 
             with Progress(console=self.console(), transient=True) as bar:
                 task = bar.add_task(description, total=total)
 
-                def step(label: str = "", done: bool = True) -> None:
-                    bar.update(task, advance=1 if done else 0,
+                def step(label: str, advance: int = 0, done: bool = False) -> None:
+                    bar.update(task, advance=advance, refresh=True,
                                description=f"{description} {label}".rstrip())  # fmt: skip
 
                 yield step
             return
         state = {"n": 0}
 
-        def advance(label: str = "", done: bool = True) -> None:
-            if not done:
-                return
-            state["n"] += 1
-            self.line(f"{description} [{state['n']}/{total}] {label}".rstrip())
+        def line(label: str, advance: int = 0, done: bool = False) -> None:
+            if done:
+                state["n"] += 1
+                self.line(f"{description} [{state['n']}/{items}] {label}".rstrip())
 
-        yield advance
+        yield line

@@ -28,6 +28,7 @@ from runner.inputs import Inputs, load_inputs
 from runner.lock import Lock, merge_locks, read_lock, write_lock
 from runner.output import Output
 from runner.plan import Action, Budget, Kind, PlanInput, budget, plan
+from runner.progress import ApplyProgress
 from runner.schedule import parse_time
 
 if TYPE_CHECKING:
@@ -244,25 +245,31 @@ def apply(
     specs = {s.name: s for s in inputs.specs}
     work = [a for a in actions if a.kind in (Kind.SUBMIT, Kind.COLLECT, Kind.RETIRE)]
     out.event("info", "apply.start", trigger=detect_trigger(config, trigger), actions=len(work))
-    with out.progress("apply", len(work)) as advance:
+    with out.progress("apply", ApplyProgress.total(work), len(work)) as step:
+        progress = ApplyProgress(step)
+        ctx.phase = progress.phase
         for action in work:
-            advance(f"{action.kind.value} {action.name}", done=False)
+            progress.begin(action)
             started = time.monotonic()
             outcome = _carry_out(ctx, action, specs, inputs.locks)
             result.outcomes.append(outcome)
             _log_outcome(out, action, outcome, inputs.locks, time.monotonic() - started)
-            advance(action.name)
-    for action in actions:
-        if action.kind in (Kind.BLOCKED, Kind.DEFER):
-            result.outcomes.append(Outcome(action.name, action.kind, Status.SKIPPED, action.reason))
-            out.event("info", f"run.{action.kind.value}", action.reason, spec=action.name,
-                      run_id=action.run_id, backend=action.target)  # fmt: skip
-    result.uploaded, result.skipped = ctx.uploaded, ctx.skipped
-    for message in ctx.messages:
-        out.line(message)
-        out.event("info", "apply.note", message)
-    result.warnings.extend(ctx.messages)
-    report = render(config, out, ctx.queue_lengths, shard)
+            progress.end()
+        for action in actions:
+            if action.kind in (Kind.BLOCKED, Kind.DEFER):
+                result.outcomes.append(
+                    Outcome(action.name, action.kind, Status.SKIPPED, action.reason)
+                )
+                out.event("info", f"run.{action.kind.value}", action.reason, spec=action.name,
+                          run_id=action.run_id, backend=action.target)  # fmt: skip
+        result.uploaded, result.skipped = ctx.uploaded, ctx.skipped
+        for message in ctx.messages:
+            out.line(message)
+            out.event("info", "apply.note", message)
+        result.warnings.extend(ctx.messages)
+        progress.render()
+        report = render(config, out, ctx.queue_lengths, shard)
+        progress.rendered()
     result.reports_changed = report.changed
     result.alerts = [{"spec": name, "message": message} for name, message in report.alerts]
     result.warnings.extend(report.warnings)

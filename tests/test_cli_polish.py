@@ -6,7 +6,10 @@ from __future__ import annotations
 import argparse
 import io
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -113,16 +116,89 @@ def test_progress_names_the_work_when_it_starts() -> None:
     stream = _Terminal()
     out = Output(stream=stream, environ={})
     assert out.fancy
-    with out.progress("apply", 2) as step:
-        step("submit bell", done=False)
+    with out.progress("apply", 3, 1) as step:
         step("submit bell")
-        step("collect ghz", done=False)
-        step("collect ghz")
+        step("submit bell: transpile 2 circuits", 1)
+        step("submit bell", 2, True)
+    shown = stream.getvalue()
+    assert "apply submit bell" in shown and "transpile 2 circuits" in shown  # named at once
     plain = io.StringIO()
-    with Output(stream=plain, environ={"CI": "true"}).progress("apply", 1) as step:
-        step("submit bell", done=False)  # plain lines: only finished work is counted
-        step("submit bell")
+    with Output(stream=plain, environ={"CI": "true"}).progress("apply", 3, 1) as step:
+        step("submit bell")  # plain lines: only finished work, one line per action
+        step("submit bell: transpile 2 circuits", 1)
+        step("submit bell", 2, True)
     assert plain.getvalue() == "apply [1/1] submit bell\n"
+
+
+class _Recording(Output):
+    """Output that keeps the progress events an apply sends (its bar is not drawn)."""
+
+    def __init__(self) -> None:
+        super().__init__(stream=io.StringIO(), environ={})
+        self.events: list[tuple[str, int, bool]] = []
+        self.totals: tuple[int, int] | None = None
+
+    @contextmanager
+    def progress(self, description: str, total: int, items: int) -> Iterator[Any]:
+        self.totals = (total, items)
+        yield lambda label, advance=0, done=False: self.events.append((label, advance, done))
+
+
+def test_apply_progress_advances_through_each_run_s_phases(project: Path) -> None:
+    from runner.config import Config
+    from runner.pipeline import apply
+    from runner.spec.loader import load_spec
+
+    only(project, "ghz-sweep", "qft4")
+    n = len(load_spec(project / "specs/ghz-sweep.toml", project).circuits)
+    out = _Recording()
+    apply(Config.load(str(project)), out)
+    assert out.totals == (13, 2)  # six phases per submission, one for the reports
+    assert [label for label, _, _ in out.events] == [
+        "submit ghz-sweep",
+        f"submit ghz-sweep: build {n} circuits",
+        f"submit ghz-sweep: transpile {n} circuits for aer_simulator",
+        f"submit ghz-sweep: simulate {n} circuits (noiseless)",
+        "submit ghz-sweep: store the circuits and their noiseless ideals",
+        "submit ghz-sweep: collect 1 job",
+        f"submit ghz-sweep: analyse {n} circuits",
+        "submit ghz-sweep",
+        "submit qft4",
+        "submit qft4: build 1 circuit",
+        "submit qft4: transpile 1 circuit for aer_simulator",
+        "submit qft4: simulate 1 circuit (noiseless)",
+        "submit qft4: store the circuits and their noiseless ideals",
+        "submit qft4: collect 1 job",
+        "submit qft4: analyse 1 circuit",
+        "submit qft4",
+        "render reports",
+        "render reports",
+    ]
+    moves = [advance for _, advance, _ in out.events]
+    assert moves == [0, 0, 1, 1, 1, 1, 1, 1] * 2 + [0, 1]  # each phase once, none skipped
+    assert sum(moves) == out.totals[0]
+    assert [label for label, _, done in out.events if done] == ["submit ghz-sweep", "submit qft4"]
+
+
+def test_a_run_still_queued_or_batched_moves_the_bar_honestly() -> None:
+    from runner.plan import Action, Kind
+    from runner.progress import ApplyProgress
+
+    events: list[tuple[str, int, bool]] = []
+    progress = ApplyProgress(lambda label, advance, done: events.append((label, advance, done)))
+    submit = Action(Kind.SUBMIT, "qv", "300 circuits")
+    assert ApplyProgress.total([submit]) == 7
+    progress.begin(submit)
+    progress.phase("transpile", "transpile 300 circuits")  # build was skipped: counted done
+    progress.phase("run", "submit job 1/2")
+    progress.phase("run", "submit job 2/2")  # the next job of the batch: a new label only
+    progress.phase("collect", "collect 2 jobs")
+    progress.end()  # still queued: no analysis in this apply
+    assert events == [("submit qv", 0, False), ("submit qv: transpile 300 circuits", 1, False),
+                      ("submit qv: submit job 1/2", 1, False),
+                      ("submit qv: submit job 2/2", 0, False),
+                      ("submit qv: collect 2 jobs", 2, False), ("submit qv", 2, True)]  # fmt: skip
+    assert sum(a for _, a, _ in events) == 6  # the action's share; the reports take the 7th
 
 
 def test_a_reader_that_goes_away_is_not_a_bug(project: Path) -> None:

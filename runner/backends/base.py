@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -35,6 +35,10 @@ class CircuitJob:
     layout: tuple[int, ...] | None = None  # physical qubit of each circuit qubit (pinned)
 
 
+def _silent(phase: str, detail: str = "") -> None:
+    """Progress nobody watches."""
+
+
 @dataclass(frozen=True)
 class RunRequest:
     """Everything a backend needs to execute one run of one spec."""
@@ -49,6 +53,8 @@ class RunRequest:
     circuits: tuple[CircuitJob, ...]
     options: Mapping[str, Any] = field(default_factory=dict)
     min_qubits: int = 1
+    # told "transpile", "run" (with a detail such as "submit job 2/3") as the backend goes
+    progress: Callable[[str, str], None] = field(default=_silent, compare=False, repr=False)
 
     @property
     def tags(self) -> tuple[str, ...]:

@@ -18,6 +18,7 @@ from runner.backends.ibm_client import IbmSettings, guard, service_for
 from runner.backends.primitives import make_primitive, make_pubs, v2_shaped
 from runner.config import Config
 from runner.errors import BackendError, ServiceUnavailable, SubmitUncertain
+from runner.output import plural
 
 __all__ = ["IbmBackend", "IbmSettings", "available_backends", "service_for", "settings_from"]
 
@@ -101,6 +102,8 @@ class IbmBackend:
         )
 
         device = self.device(request.min_qubits)
+        count = plural(len(request.circuits), "circuit")
+        request.progress("transpile", f"transpile {count} for {device.name}")
         isa, infos = transpile_for(
             request.circuits, device, request.optimization_level, request.seed
         )
@@ -120,6 +123,7 @@ class IbmBackend:
         refs = dict(self._found.pop(request.run_id, {}))
         todo = [i for i in range(len(parts)) if i not in refs]
         if len(todo) == 1:
+            request.progress("run", f"submit job to {device.name}")
             primitive = make_primitive(request, device)
             if len(parts) > 1:
                 primitive.options.environment.job_tags = [*request.tags, f"qrun:part:{todo[0]}"]
@@ -130,7 +134,8 @@ class IbmBackend:
 
             batch = guard(self.settings, "open a batch", partial(Batch, backend=device))
             try:
-                for index in todo:
+                for n, index in enumerate(todo, 1):
+                    request.progress("run", f"submit job {n}/{len(todo)} to {device.name}")
                     primitive = make_primitive(request, batch)
                     primitive.options.environment.job_tags = [*request.tags, f"qrun:part:{index}"]
                     refs[index] = self._create(

@@ -26,6 +26,7 @@ from runner.backends.catalog import local_targets
 from runner.backends.primitives import make_primitive, make_pubs, v2_shaped
 from runner.backends.transpile import apply_layout_to_observables, transpile_for, two_qubit_edges
 from runner.errors import BackendError
+from runner.output import plural
 
 AER_TARGET = "local:aer"
 NOT_RETRIEVABLE = "local job results are not retrievable after the runner exits; run `qrun retry`"
@@ -144,6 +145,8 @@ class LocalBackend:
                 f"run '{request.run_id}' targets '{request.target}' but this backend is "
                 f"'{self.target}'; create a LocalBackend for that target"
             )
+        count = plural(len(request.circuits), "circuit")
+        request.progress("transpile", f"transpile {count} for {self.name}")
         isa_circuits, infos = transpile_for(
             request.circuits, self._device, request.optimization_level, request.seed
         )
@@ -157,6 +160,7 @@ class LocalBackend:
                     )
                 observables.append(apply_layout_to_observables(job.observables, isa))
         job_id = f"local-{request.run_id}-0"
+        request.progress("run", f"simulate {count} ({'noisy' if self.noisy else 'noiseless'})")
         outcome = self._execute(job_id, request, isa_circuits, observables)
         with _outcomes_lock:
             _outcomes[job_id] = outcome

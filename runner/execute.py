@@ -215,7 +215,7 @@ def submit(
             lock = lock.upsert(failed)
             ctx.persist(lock)
             raise
-    ctx.phase("store", "store the circuits and their noiseless ideals")
+    ctx.phase("store", "store circuits and ideals")
     doc = request_document(spec, run_id, request.circuits)
     doc["backend"] = submission.backend
     doc["transpiled"] = {cid: info.__dict__ for cid, info in sorted(submission.transpiled.items())}

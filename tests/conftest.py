@@ -32,6 +32,13 @@ def _is_local(host: object) -> bool:
 
 
 @pytest.fixture(autouse=True)
+def _no_terminal_width(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytest-xdist workers export COLUMNS=80, and qrun's plain tables fit COLUMNS: a test
+    reading a table would see it cut. Tests about the width set COLUMNS themselves."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+
+
+@pytest.fixture(autouse=True)
 def _outside_network_forbidden(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fail any connection or name lookup that would leave the machine."""
     real_connect = socket.socket.connect

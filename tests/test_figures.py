@@ -109,3 +109,49 @@ def test_histogram_axis_fits_a_uniform_distribution() -> None:
     ticks = y_ticks(svg)
     assert ticks[-1] <= 0.09  # 1/16 fills the plot instead of a 0..1.15 axis
     assert "outcome" in svg_texts(svg)  # all 16 shown: nothing left out to account for
+
+
+def _title_reach(title: str, wrap: bool) -> tuple[float, float]:
+    """Right edge of a drawn title and of the figure, in pixels."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    with figures._figure(3.0) as fig:
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        drawn = figures.set_title(ax, title) if wrap else ax.set_title(title, loc="left")
+        fig.canvas.draw()
+        return drawn.get_window_extent().x1, fig.bbox.x1
+
+
+def test_long_titles_wrap_inside_the_figure() -> None:
+    title = "coherence-fez: measured vs ideal outcomes (top 2 of each; the rest hold ≤ 0.001) " * 2
+    unwrapped, edge = _title_reach(title, wrap=False)
+    assert unwrapped > edge  # what the page showed: the title ran off the right edge
+    wrapped, edge = _title_reach(title, wrap=True)
+    assert wrapped <= edge
+
+
+def test_sweep_histogram_labels_circuits_by_their_sweep_values() -> None:
+    shown = [(f"quantum-volume[seed={s},width={w}]", {"00": 0.5, "11": 0.5}, {"00": 0.5, "11": 0.5})
+             for s, w in [(1, 2), (10, 2), (55, 3), (100, 4)]]  # fmt: skip
+    texts = svg_texts(figures.histogram("qv-sweep: measured vs ideal outcomes", shown))
+    assert {"seed=1, width=2", "seed=10, width=2", "seed=55, width=3", "seed=100, width=4"} <= texts
+    assert not any("…" in t for t in texts)  # nothing shortened in the middle
+    assert any("of quantum-volume" in t for t in texts)  # the entry is named once, in the title
+
+
+def test_each_fitted_curve_is_labelled_by_its_series() -> None:
+    from runner.reports.fit_figures import fit_plot
+
+    series = [{"label": f"n = {n}", "x": [0.0, 1.0, 2.0], "y": [0.9, -0.8, 0.9],
+               "yerr": [0.02, 0.02, 0.02], "fit_x": [0.0, 1.0, 2.0], "fit_y": [0.9, -0.8, 0.9],
+               "curve_label": "fit"} for n in (2, 4, 6)]  # fmt: skip
+    result = {"series": series, "metrics": [], "quality": {"good": True},
+              "x_label": "parity phase φ (rad)", "y_label": "parity"}  # fmt: skip
+    texts = svg_texts(fit_plot("ghz (ghz_parity)", result))
+    assert {
+        "n = 2 (95% bars) and fit",
+        "n = 4 (95% bars) and fit",
+        "n = 6 (95% bars) and fit",
+    } <= texts
+    assert "fit" not in texts

@@ -481,7 +481,9 @@ def test_sweep_figures_fit_the_budget_and_are_capped(tmp_path: Path) -> None:
     svgs = {n: d for n, d in files.items() if n.endswith(".svg")}
     assert sum(len(d) for d in svgs.values()) <= figures.FIGURE_BUDGET_BYTES
     (hist,) = [d for n, d in svgs.items() if "-hist" in n]
-    assert {f"ghz[num_qubits={n}]" for n in range(2, 14)} <= svg_texts(hist)
+    # one entry: circuits labelled by their sweep values, the entry named in the title
+    assert {f"num_qubits={n}" for n in range(2, 14)} <= svg_texts(hist)
+    assert any("outcomes of ghz" in t for t in svg_texts(hist))
     assert len([n for n in svgs if "-sweep-" in n]) == 1 and "figures/sweep/trend.svg" in svgs
     assert render_reports([view], CTX) == files
     wide = sweep_spec(tmp_path, 14)
@@ -490,9 +492,9 @@ def test_sweep_figures_fit_the_budget_and_are_capped(tmp_path: Path) -> None:
     assert "Showing 12 of 14 circuits, evenly spaced through the run" in page
     assert page.count("-hist.svg") == 1
     (hist,) = [d for n, d in files.items() if n.endswith("-hist.svg")]
-    shown = {t for t in svg_texts(hist) if t.startswith("ghz[")}
+    shown = {t for t in svg_texts(hist) if t.startswith("num_qubits=")}
     # evenly spaced over num_qubits 2..15: first and last kept, two in between left out
-    assert shown == {f"ghz[num_qubits={n}]" for n in range(2, 16) if n not in (5, 12)}
+    assert shown == {f"num_qubits={n}" for n in range(2, 16) if n not in (5, 12)}
 
 
 def svg_texts(svg: bytes) -> set[str]:
@@ -525,9 +527,11 @@ def test_histogram_shows_fewer_outcomes_per_circuit_as_circuits_grow() -> None:
     three = svg_texts(figures.histogram("t", twelve[:3]))
     assert "t (top 12 of each; the rest hold ≤ 0.62)" in three
     long = [(f"sweep[angle=0.5,depth={d},num_qubits=12]", many, None) for d in (1, 2)]
-    assert {"sweep[depth=1]", "sweep[depth=2]"} <= svg_texts(figures.histogram("t", long))
+    shown = svg_texts(figures.histogram("t", long))
+    assert {"depth=1", "depth=2"} <= shown  # what varies, by value
+    assert any(t.startswith("t of sweep (top") for t in shown)  # the entry, once, in the title
     mixed = [("a_rather_long_entry_name_here[n=1]", many, None), ("bell", many, None)]
-    assert {"a_rather_lo…me_here[n=1]", "bell"} <= svg_texts(figures.histogram("t", mixed))
+    assert {"a_rather_long_entr…[n=1]", "bell"} <= svg_texts(figures.histogram("t", mixed))
     assert figures.histogram("t", twelve) == figures.histogram("t", twelve)  # byte-deterministic
 
 
@@ -596,3 +600,4 @@ def test_figures_are_identical_across_processes(tmp_path: Path) -> None:
                               capture_output=True, text=True, check=True, cwd=root, env=env)  # fmt: skip
         digests.add(done.stdout.strip())
     assert len(digests) == 1
+

@@ -61,6 +61,36 @@ def _figure(height: float, bottom: float = 0.5, left: float = 0.7) -> Iterator[A
         yield fig
 
 
+_TITLE_CHAR_IN = 0.085  # one 9 pt title character, with room for wide letters
+MAX_TITLE_LINES = 4
+
+
+def set_title(ax: Any, *parts: str) -> Any:
+    """A left-aligned title wrapped to the Axes' width (each part on lines of its own, at
+    most MAX_TITLE_LINES in all, the last cut with an ellipsis): a title never runs past
+    the figure's right edge. The figure grows by the lines past the first, so the plot
+    keeps its height."""
+    import textwrap
+
+    fig = ax.get_figure()
+    width_in = fig.get_figwidth() * (1 - fig.subplotpars.left) - 0.15
+    chars = max(20, int(width_in / _TITLE_CHAR_IN))
+    lines = [line for part in parts for line in textwrap.wrap(part, chars) or [""]]
+    if len(lines) > MAX_TITLE_LINES:
+        lines = lines[:MAX_TITLE_LINES]
+        lines[-1] = lines[-1][: chars - 1].rstrip() + "…"
+    text = ax.set_title("\n".join(lines), loc="left")
+    height = fig.get_figheight()
+    bottom_in = fig.subplotpars.bottom * height
+    plot_in = (fig.subplotpars.top - fig.subplotpars.bottom) * height
+    top_in = 0.12 + 0.16 * len(lines)
+    fig.set_figheight(bottom_in + plot_in + top_in)
+    fig.subplots_adjust(
+        bottom=bottom_in / fig.get_figheight(), top=1 - top_in / fig.get_figheight()
+    )
+    return text
+
+
 def _svg(fig: Any) -> bytes:
     """Savefig without Date/Creator metadata; must run inside _figure's rc context."""
     buffer = io.BytesIO()
@@ -68,28 +98,36 @@ def _svg(fig: Any) -> bytes:
     return buffer.getvalue()
 
 
-def _axis_names(ids: Sequence[str]) -> list[str]:
-    """Sweep ids (entry[k=v,...]) without the k=v pairs every shown circuit shares: those
-    are in the spec, and the pairs that vary are what tells the circuits apart."""
+def _axis_names(ids: Sequence[str]) -> tuple[list[str], str | None]:
+    """Sweep ids (entry[k=v,...]) labelled by what tells them apart: the k=v pairs that
+    vary (those every shown circuit shares are in the spec), and the entry name only when
+    the circuits come from several entries. Returns the labels and the one shared entry."""
     points = [re.fullmatch(r"([^\[\]]+)\[([^\[\]]*)\]", cid) for cid in ids]
     matched = [p for p in points if p is not None]
     if len(ids) < 2 or len(matched) < len(ids):
-        return list(ids)
+        return list(ids), None
     pairs = [p.group(2).split(",") for p in matched]
     shared = set.intersection(*(set(own) for own in pairs))
+    entries = {p.group(1) for p in matched}
     names = []
     for point, own in zip(matched, pairs, strict=True):
-        varying = ",".join(pair for pair in own if pair not in shared)
-        names.append(f"{point.group(1)}[{varying}]" if varying else point.group(1))
-    return names
+        varying = ", ".join(pair for pair in own if pair not in shared)
+        if len(entries) == 1 and varying:
+            names.append(varying)
+        else:
+            names.append(f"{point.group(1)}[{varying}]" if varying else point.group(1))
+    return names, next(iter(entries)) if len(entries) == 1 else None
 
 
-def _middle_cut(text: str, limit: int) -> str:
-    """Shortened in the middle: sweep ids differ at the end (ghz[...,num_qubits=12])."""
-    if len(text) <= limit:
-        return text
-    head = (limit - 1) // 2
-    return text[:head] + "…" + text[-(limit - 1 - head) :]
+def _shorten(label: str, limit: int) -> str:
+    """A circuit label within `limit` characters: the entry name gives way first, since the
+    sweep values after it are what tells circuits apart (entry…[n=1])."""
+    if len(label) <= limit:
+        return label
+    point = re.fullmatch(r"([^\[\]]+)(\[[^\[\]]*\])", label)
+    if point and len(point[2]) <= limit - 4:
+        return point[1][: limit - len(point[2]) - 1] + "…" + point[2]
+    return label[: limit - 1] + "…"
 
 
 def _label(text: str) -> str:
@@ -139,7 +177,8 @@ def histogram(
     has_ideal = any(ideal for _, _, ideal in circuits)
     rotate = len(keys) > 8 or max(len(k) for k in keys) > 4
     outcome_in = 0.1 + (_CHAR_IN * max(len(k) for k in keys) if rotate else 0.15)
-    names = [_middle_cut(name, 24) for name in _axis_names([cid for _, cid in groups])]
+    labels, entry = _axis_names([cid for _, cid in groups])
+    names = [_shorten(name, 24) for name in labels]
     bottom, left = 0.3 + outcome_in, 0.7  # room for the x label under the outcomes
     if len(circuits) > 1:  # no x label; ids slant down-left under their outcomes (30 degrees)
         bottom = 0.2 + outcome_in + 0.5 * _CHAR_IN * max(map(len, names))
@@ -167,7 +206,7 @@ def histogram(
                             xytext=(0, -72 * outcome_in), textcoords="offset points",
                             rotation=30, ha="right", va="top")  # fmt: skip
             each = f" (top {per_circuit} of each; the rest hold ≤ {rest:.2g})" if hidden else ""
-            ax.set_title(_label(title) + each, loc="left")
+            set_title(ax, title + (f" of {entry}" if entry else "") + each)
         else:
             total = len(keys) + hidden
             ax.set_xlabel(
@@ -176,7 +215,7 @@ def histogram(
                 if hidden
                 else "outcome"
             )
-            ax.set_title(_label(groups[0][1]), loc="left")
+            set_title(ax, groups[0][1])
         ax.legend(loc="upper right", ncols=2, frameon=False)
         return _svg(fig)
 
@@ -212,7 +251,7 @@ def trend(
                       rotation=90 if rotate else 0)  # fmt: skip
         ax.set_xlabel("run")
         ax.set_ylabel(ylabel if len(ylabel) <= 32 else ylabel[:31] + "…")
-        ax.set_title(_label(title), loc="left")
+        set_title(ax, title)
         ax.legend(loc="lower left", frameon=False)
         return _svg(fig)
 
@@ -239,7 +278,7 @@ def comparison(
         ax.set_ylabel("Hellinger fidelity")
         ax.set_ylim(0, 1.3)  # headroom for the legend above the bars
         ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
-        ax.set_title(_label(title), loc="left")
+        set_title(ax, title)
         ax.legend(loc="upper center", frameon=False, ncols=min(len(targets), 4))
         return _svg(fig)
 

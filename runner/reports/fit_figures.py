@@ -17,6 +17,7 @@ from runner.reports.figures import (
     _figure,
     _label,
     _svg,
+    set_title,
     slug,
 )
 
@@ -28,7 +29,7 @@ _COLOURS = (MEASURED, "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2")
 
 def _headline(result: Mapping[str, Any]) -> str:
     parts = []
-    for m in list(result.get("metrics") or ())[:2]:
+    for m in list(result.get("metrics") or ())[:3]:
         if m.get("value") is None:
             continue
         unit = f" {m['unit']}" if m.get("unit") else ""
@@ -38,20 +39,27 @@ def _headline(result: Mapping[str, Any]) -> str:
 
 
 def fit_plot(title: str, result: Mapping[str, Any]) -> bytes:
-    """Each series' points (± standard error) and its fitted (or reference) curve."""
+    """Each series' points (± standard error) and its fitted (or reference) curve; a
+    series and its fit share one legend entry ("n = 4 (95% bars) and fit")."""
+    from matplotlib.legend_handler import HandlerTuple
+
     quality = result.get("quality") or {}
     with _figure(3.2) as fig:
-        fig.subplots_adjust(top=1 - 0.5 / 3.2)
         ax = fig.add_subplot()
+        handles: list[Any] = []
+        labels: list[str] = []
         for n, series in enumerate(list(result.get("series") or ())[: len(_COLOURS)]):
             colour = _COLOURS[n]
             bars = [Z95 * e if e is not None else 0.0 for e in series["yerr"]]
-            ax.errorbar(series["x"], series["y"], yerr=bars, marker="o", markersize=4,
-                        linestyle="none", capsize=3, color=colour,
-                        label=_label(f"{series['label']} (95% bars)"))  # fmt: skip
+            points = ax.errorbar(series["x"], series["y"], yerr=bars, marker="o", markersize=4,
+                                 linestyle="none", capsize=3, color=colour)  # fmt: skip
             kind = series.get("curve_label", "fit")
+            handles.append(points)
+            labels.append(_label(f"{series['label']} (95% bars)"))
             if series.get("fit_x") and kind == "fit":
-                ax.plot(series["fit_x"], series["fit_y"], color=colour, label="fit")
+                (curve,) = ax.plot(series["fit_x"], series["fit_y"], color=colour)
+                handles[-1] = (points, curve)
+                labels[-1] = _label(f"{series['label']} (95% bars) and fit")
             elif series.get("fit_x") and kind == "reported":  # one reference value per point
                 ax.plot(series["fit_x"], series["fit_y"], color=THRESHOLD, linestyle="none",
                         marker="x", markersize=8, label="reported by the device")  # fmt: skip
@@ -64,8 +72,10 @@ def fit_plot(title: str, result: Mapping[str, Any]) -> bytes:
         ax.set_xlabel(_label(str(result.get("x_label", "x"))))
         ax.set_ylabel(_label(str(result.get("y_label", "y"))))
         verdict = "good" if quality.get("good") else f"BAD: {quality.get('reason', '')}"
-        ax.set_title(f"{_label(f'{title}: {verdict}')}\n{_label(_headline(result))}", loc="left")
-        ax.legend(loc="best", frameon=False)
+        set_title(ax, f"{title}: {verdict}", _headline(result))
+        others, other_labels = ax.get_legend_handles_labels()  # reported values, references
+        ax.legend(handles + others, labels + other_labels, loc="best", frameon=False,
+                  handler_map={tuple: HandlerTuple(ndivide=1)})  # fmt: skip
         return _svg(fig)
 
 
@@ -111,7 +121,7 @@ def history_plot(
         ax.set_xticks(range(len(runs)), [run_id.split("-")[0] for run_id in runs])
         ax.set_xlabel("run")
         ax.set_ylabel(_label(unit or "value"))
-        ax.set_title(_label(title), loc="left")
+        set_title(ax, title)
         ax.legend(loc="best", frameon=False, ncols=2)
         return _svg(fig)
 

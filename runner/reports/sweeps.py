@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from runner.reports.figures import PageFigure, _errorbars, _figure, _label, _svg, slug
+from runner.reports.figures import PageFigure, _errorbars, _figure, _label, _svg, set_title, slug
 
 if TYPE_CHECKING:
     from runner.spec.model import Spec
@@ -148,7 +148,7 @@ def draw(title: str, axis: Axis) -> bytes:
         if summarised:
             over = " × ".join(sorted(axis.others))
             title += f" (mean ± s.d. over {len(axis.series)} {over} settings)"
-        ax.set_title(_label(title), loc="left")
+        set_title(ax, title)
         if any(series):
             ax.legend(loc="best", frameon=False)
         return _svg(fig)

@@ -125,7 +125,11 @@ def collect(ctx: RunContext, lock: Lock, run: RunRecord, spec: Spec | None = Non
             key = keys.validated_circuit_key(run.backend, lock.name, circuit["circuit_id"])
             ctx.put("circuits", key, circuit["qasm"].encode())
     qpu = sum(j.quantum_seconds or 0.0 for j in jobs)
-    headline = analysis.get("headline") or {}
+    from runner.fits.lead import KEPT, lead_metric
+
+    # the lock keeps the run's lead number (a fitted value, else the headline) for `qrun
+    # status` and the pull-request comment
+    headline = lead_metric(analysis["entries"], analysis["circuits"]) or analysis["headline"] or {}
     finished = _finished_at([outcomes.get(j.id) for j in jobs], run.created, stamp)
     lock = lock.upsert(
         run.with_(
@@ -135,11 +139,7 @@ def collect(ctx: RunContext, lock: Lock, run: RunRecord, spec: Spec | None = Non
             finished=finished,
             qpu_seconds=round(qpu, 3),
             objects=tuple(_dedupe(objects)),
-            headline={
-                k: v
-                for k, v in headline.items()
-                if k in ("name", "value", "low", "high", "stderr") and v is not None
-            },
+            headline={k: v for k, v in headline.items() if k in KEPT and v is not None},
         )
     )
     ctx.persist(lock)

@@ -29,7 +29,9 @@ def _headline(run: RunRecord) -> str:
         else ""
     )
     ideal = f" (ideal {h['ideal']:g})" if h.get("ideal") is not None else ""
-    return f"{md(h.get('name', 'headline'))} {h['value']:.3f}{interval}{ideal}"
+    unit = f" {md(h['unit'])}" if h.get("unit") else ""
+    name = md(h.get("label") or h.get("name", "headline"))
+    return f"{name} {h['value']:.3f}{interval}{unit}{ideal}"
 
 
 def results_comment(

@@ -62,6 +62,36 @@ def test_t1_spec_validates_applies_and_its_page_shows_the_fit_beside_the_device(
     assert abs(t1["value"] - device_t1) < 0.15 * device_t1
 
 
+def test_a_fitted_spec_is_headlined_by_its_fit_not_the_mean_fidelity(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from runner.reports.markdown import metric
+
+    use_specs(project, **{"t1-q0": T1_SPEC})
+    assert qrun(capsys, "apply").code == 0
+    run = latest(project, "t1-q0")
+    (entry,) = analysis_of(project, run)["entries"]
+    (t1,) = entry["metrics"]
+    lead = f"T1 (t1-q0) {metric(t1)}"
+    assert metric(t1).endswith("] µs")  # the interval and the unit
+    dashboard = (project / "reports" / "README.md").read_text(encoding="utf-8")
+    (row,) = [
+        line for line in dashboard.splitlines() if line.startswith("| ✅ completed | [t1-q0]")
+    ]
+    assert f"| {lead} |" in row and "Mean fidelity" not in row
+    page = (project / "reports" / "t1-q0.md").read_text(encoding="utf-8")
+    assert f"| Headline | {lead} |" in page  # the latest run's lead, and in the history table
+    assert (
+        sum(lead in line for line in page.splitlines() if line.startswith(f"| {run['id']} ")) == 1
+    )
+    assert "Mean fidelity" not in page
+    # the lock keeps it too, for `qrun status` and the pull-request comment
+    assert run["headline"]["name"] == "t1_us" and run["headline"]["unit"] == "µs"
+    assert run["headline"]["low"] < run["headline"]["value"] < run["headline"]["high"]
+    status = qrun(capsys, "status").out
+    assert any(line.startswith("t1-q0 ") and "T1 (t1-q0)" in line for line in status.splitlines())
+
+
 READOUT_GHZ = """
 [[circuits]]
 name = "ro"

@@ -601,3 +601,22 @@ def test_figures_are_identical_across_processes(tmp_path: Path) -> None:
         digests.add(done.stdout.strip())
     assert len(digests) == 1
 
+
+
+def test_the_lead_is_the_first_fitted_value_in_spec_order() -> None:
+    from runner.fits.lead import lead_metric
+
+    def entry(name: str, metric: str, value: float | None) -> dict:
+        return {"entry": name, "metrics": [{"name": metric, "value": value, "low": 1.0,
+                                            "high": 3.0, "unit": "µs"}]}  # fmt: skip
+
+    circuits = [{"circuit_id": f"t1-q5[delay_us={d}]"} for d in (0, 50)] + [
+        {"circuit_id": "echo-q4[delay_us=0]"}
+    ]
+    entries = [entry("echo-q4", "t2_echo_us", 2.0), entry("t1-q5", "t1_us", 2.5)]  # sorted by name
+    lead = lead_metric(entries, circuits)
+    assert lead is not None and lead["label"] == "T1 (t1-q5)" and lead["value"] == 2.5
+    assert lead["unit"] == "µs" and (lead["low"], lead["high"]) == (1.0, 3.0)
+    failed = [entry("t1-q5", "t1_us", None), entry("echo-q4", "t2_echo_us", 2.0)]
+    assert lead_metric(failed, circuits)["label"] == "T2 echo (echo-q4)"  # a fit without a value
+    assert lead_metric([], circuits) is None  # no fits: the mean fidelity stays the headline

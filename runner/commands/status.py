@@ -146,7 +146,8 @@ def show(out: Output, snap: dict[str, Any]) -> None:
         )
     out.line()
     recent = [[r["name"], r["run_id"], r["backend"],
-               f"{metric_label(r['headline']['name'])} {r['headline']['text']}"
+               f"{r['headline'].get('label') or metric_label(r['headline']['name'])} "
+               f"{r['headline']['text']}"
                if r["headline"] else "—", r["duration"]] for r in snap["recent"]]  # fmt: skip
     if recent:
         out.table(["experiment", "run", "backend", "headline", "duration"], recent,

@@ -165,6 +165,14 @@ def code(value: Any) -> str:
     return f"`{text}`" if text.strip() else MISSING
 
 
+def headline(data: Mapping[str, Any] | None) -> str:
+    """A headline with its name: 'Mean fidelity 0.97 [0.96, 0.98]', 'T1 (t1-q4) 182 [169, 194] µs'."""
+    if not data or data.get("value") is None:
+        return MISSING
+    name = data.get("label") or display_name(str(data.get("name") or ""))
+    return f"{md(name)} {metric(data)}" if name else metric(data)
+
+
 def metric_label(key: Any) -> str:
     """A metric's human name as plain text (display_name's registry), a dash when absent."""
     text = str(key or "")
@@ -180,6 +188,7 @@ FILTERS = {
     "badge": badge,
     "num": num,
     "metric": metric,
+    "headline": headline,
     "ceiling": ceiling,
     "label": lambda name: md(display_name(str(name or ""))),
     "date": date,

@@ -17,6 +17,7 @@ from typing import Any
 
 from runner.analysis.metrics import display_name
 from runner.files import write_atomic
+from runner.fits.lead import lead_metric
 from runner.lock import JobRecord, Lock, RunRecord, RunStatus
 from runner.reports import figures as fig
 from runner.reports import fit_figures, fits_view
@@ -82,6 +83,17 @@ def headline_of(view: ExperimentView, run: RunRecord) -> dict[str, Any] | None:
     doc = view.analyses.get(run.id) or {}
     metric = doc.get("headline") or run.headline or None
     return metric if metric and metric.get("value") is not None else None
+
+
+def lead_of(view: ExperimentView, run: RunRecord) -> dict[str, Any] | None:
+    """What a run is headlined by on the pages: its first fitted value when its entries
+    have run-level fits (runner.fits.lead), else its headline metric."""
+    doc = view.analyses.get(run.id)
+    if doc and run.status is RunStatus.COMPLETED:
+        fitted = lead_metric(fits_view.entry_results(doc), doc.get("circuits") or ())
+        if fitted is not None:
+            return fitted
+    return headline_of(view, run)
 
 
 def _completed(view: ExperimentView) -> list[tuple[RunRecord, dict[str, Any]]]:
@@ -187,7 +199,9 @@ def _experiment(view: ExperimentView, draw: bool) -> tuple[str, list[fig.PageFig
     completed = _completed(view)
     threshold = view.spec.analysis.fidelity_threshold if view.spec else None
     window = view.spec.analysis.history if view.spec else fig.MAX_TREND_RUNS
-    points = [(r.id, r.backend or r.target, m) for r, m in completed][-window:]
+    points = [(r.id, r.backend or r.target, lead_of(view, r) or m) for r, m in completed][-window:]
+    if points and points[-1][2].get("label"):  # a fitted value: the fidelity threshold is not its
+        threshold = None
     trend = fig.trend_figure(view.name, points, threshold) if draw else None
     budget = fig.FIGURE_BUDGET_BYTES - (len(trend.data) if trend else 0)
     done = [r for r in view.lock.runs if r.status is RunStatus.COMPLETED]
@@ -195,7 +209,7 @@ def _experiment(view: ExperimentView, draw: bool) -> tuple[str, list[fig.PageFig
     if done:
         doc = view.analyses.get(done[-1].id)
         results = _results(view, done[-1], doc, draw, budget) if doc else {"run": done[-1]}
-    history = [{"run": r, "headline": headline_of(view, r)} for r in reversed(view.lock.runs)]
+    history = [{"run": r, "headline": lead_of(view, r)} for r in reversed(view.lock.runs)]
     analysed = [(r.id, view.analyses[r.id]) for r in done if r.id in view.analyses][-window:]
     fitted_history = (
         fit_figures.history_figures(view.name, fits_view.reported_history(analysed)) if draw else []
@@ -216,6 +230,7 @@ def _experiment(view: ExperimentView, draw: bool) -> tuple[str, list[fig.PageFig
         alerts=alerts_of(view), latest=view.lock.latest, results=results, history=history,
         trend=trend, duration=duration, max_histograms=fig.MAX_HISTOGRAMS, changes=changes,
         targets=targets, fitted_history=fitted_history,
+        lead=lead_of(view, view.lock.latest) if view.lock.latest else None,
     )  # fmt: skip
     figures = (
         ([trend] if trend else [])
@@ -242,7 +257,7 @@ def _targets(view: ExperimentView, draw: bool) -> dict[str, Any] | None:
         if per_circuit:
             fidelity[target] = per_circuit
         columns.append(
-            {"target": target, "run": run, "headline": headline_of(view, run) if run else None}
+            {"target": target, "run": run, "headline": lead_of(view, run) if run else None}
         )
     circuits = [c.circuit_id for c in view.spec.circuits]
     rows = [
@@ -278,8 +293,8 @@ def _dashboard(views: Sequence[ExperimentView], ctx: ReportContext) -> str:
     for view in views:
         latest = view.lock.latest
         completed = _completed(view)
-        row = {"view": view, "latest": latest, "headline": completed[-1] if completed else None,
-               "problem": _problem(view)}  # fmt: skip
+        lead = (completed[-1][0], lead_of(view, completed[-1][0])) if completed else None
+        row = {"view": view, "latest": latest, "headline": lead, "problem": _problem(view)}
         if view.spec is None and view.invalid is None:
             archived.append(row)
         else:

@@ -602,7 +602,6 @@ def test_figures_are_identical_across_processes(tmp_path: Path) -> None:
     assert len(digests) == 1
 
 
-
 def test_the_lead_is_the_first_fitted_value_in_spec_order() -> None:
     from runner.fits.lead import lead_metric
 

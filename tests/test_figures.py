@@ -155,3 +155,12 @@ def test_each_fitted_curve_is_labelled_by_its_series() -> None:
         "n = 6 (95% bars) and fit",
     } <= texts
     assert "fit" not in texts
+
+
+def test_long_sweep_labels_keep_every_value_and_name_the_keys_once() -> None:
+    shown = [(f"ghz[num_qubits={n},phase_index={k}]", {"00": 0.5, "11": 0.5}, None)
+             for n, k in [(2, 0), (2, 5), (6, 1), (6, 8)]]  # fmt: skip
+    texts = svg_texts(figures.histogram("ghz-fidelity: measured vs ideal outcomes", shown))
+    assert {"2, 0", "2, 5", "6, 1", "6, 8"} <= texts  # no value cut off
+    title = " ".join(t for t in texts if t.startswith(("ghz-fidelity", "(num_qubits")))
+    assert "of ghz by" in title and "(num_qubits, phase_index)" in title

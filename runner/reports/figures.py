@@ -25,6 +25,7 @@ MAX_OUTCOMES = 16
 MAX_SLOTS = 40  # outcome bars plus a gap between circuits: ~0.13 in each, a rotated label's room
 MAX_TREND_RUNS = 50
 _LABEL_CHARS = 70
+LABEL_CHARS = 24  # a circuit's slanted label under its outcomes
 
 _RC: dict[Any, Any] = {
     "svg.hashsalt": "qrun",
@@ -98,25 +99,30 @@ def _svg(fig: Any) -> bytes:
     return buffer.getvalue()
 
 
-def _axis_names(ids: Sequence[str]) -> tuple[list[str], str | None]:
+def _axis_names(ids: Sequence[str]) -> tuple[list[str], str]:
     """Sweep ids (entry[k=v,...]) labelled by what tells them apart: the k=v pairs that
     vary (those every shown circuit shares are in the spec), and the entry name only when
-    the circuits come from several entries. Returns the labels and the one shared entry."""
+    the circuits come from several entries. Labels past LABEL_CHARS keep only the values,
+    the keys going to the title. Returns the labels and what the title adds ("of ghz",
+    "of ghz by (num_qubits, phase_index)")."""
     points = [re.fullmatch(r"([^\[\]]+)\[([^\[\]]*)\]", cid) for cid in ids]
     matched = [p for p in points if p is not None]
     if len(ids) < 2 or len(matched) < len(ids):
-        return list(ids), None
+        return list(ids), ""
     pairs = [p.group(2).split(",") for p in matched]
     shared = set.intersection(*(set(own) for own in pairs))
-    entries = {p.group(1) for p in matched}
-    names = []
-    for point, own in zip(matched, pairs, strict=True):
-        varying = ", ".join(pair for pair in own if pair not in shared)
-        if len(entries) == 1 and varying:
-            names.append(varying)
-        else:
-            names.append(f"{point.group(1)}[{varying}]" if varying else point.group(1))
-    return names, next(iter(entries)) if len(entries) == 1 else None
+    varying = [[pair for pair in own if pair not in shared] for own in pairs]
+    entries = sorted({p.group(1) for p in matched})
+    if len(entries) > 1 or not all(varying):
+        return [f"{p.group(1)}[{','.join(v)}]" if v else p.group(1)
+                for p, v in zip(matched, varying, strict=True)], ""  # fmt: skip
+    labels = [", ".join(v) for v in varying]
+    if max(map(len, labels)) <= LABEL_CHARS:
+        return labels, f" of {entries[0]}"
+    keys = list(dict.fromkeys(pair.partition("=")[0] for v in varying for pair in v))
+    values = [", ".join(pair.partition("=")[2] for pair in v) for v in varying]
+    by = keys[0] if len(keys) == 1 else f"({', '.join(keys)})"
+    return values, f" of {entries[0]} by {by}"
 
 
 def _shorten(label: str, limit: int) -> str:
@@ -177,8 +183,8 @@ def histogram(
     has_ideal = any(ideal for _, _, ideal in circuits)
     rotate = len(keys) > 8 or max(len(k) for k in keys) > 4
     outcome_in = 0.1 + (_CHAR_IN * max(len(k) for k in keys) if rotate else 0.15)
-    labels, entry = _axis_names([cid for _, cid in groups])
-    names = [_shorten(name, 24) for name in labels]
+    labels, caption = _axis_names([cid for _, cid in groups])
+    names = [_shorten(name, LABEL_CHARS) for name in labels]
     bottom, left = 0.3 + outcome_in, 0.7  # room for the x label under the outcomes
     if len(circuits) > 1:  # no x label; ids slant down-left under their outcomes (30 degrees)
         bottom = 0.2 + outcome_in + 0.5 * _CHAR_IN * max(map(len, names))
@@ -206,7 +212,7 @@ def histogram(
                             xytext=(0, -72 * outcome_in), textcoords="offset points",
                             rotation=30, ha="right", va="top")  # fmt: skip
             each = f" (top {per_circuit} of each; the rest hold ≤ {rest:.2g})" if hidden else ""
-            set_title(ax, title + (f" of {entry}" if entry else "") + each)
+            set_title(ax, title + caption + each)
         else:
             total = len(keys) + hidden
             ax.set_xlabel(

@@ -347,8 +347,10 @@ def trend_figure(
     """The headline metric across completed runs, when there are at least two."""
     if len(runs) < 2:
         return None
-    metric = str(runs[-1][2].get("name", "headline"))
-    data = trend(f"{name}: {metric} per run", runs, threshold, metric)
+    last = runs[-1][2]
+    metric = str(last.get("label") or last.get("name", "headline"))
+    ylabel = f"{metric} ({last['unit']})" if last.get("unit") else metric
+    data = trend(f"{name}: {metric} per run", runs, threshold, ylabel)
     return PageFigure(f"figures/{name}/trend.svg", f"trend of {metric} across runs", data)
 
 

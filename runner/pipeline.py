@@ -255,13 +255,10 @@ def apply(
             result.outcomes.append(outcome)
             _log_outcome(out, action, outcome, inputs.locks, time.monotonic() - started)
             progress.end()
-        for action in actions:
-            if action.kind in (Kind.BLOCKED, Kind.DEFER):
-                result.outcomes.append(
-                    Outcome(action.name, action.kind, Status.SKIPPED, action.reason)
-                )
-                out.event("info", f"run.{action.kind.value}", action.reason, spec=action.name,
-                          run_id=action.run_id, backend=action.target)  # fmt: skip
+        for action in (a for a in actions if a.kind in (Kind.BLOCKED, Kind.DEFER)):
+            result.outcomes.append(Outcome(action.name, action.kind, Status.SKIPPED, action.reason))
+            out.event("info", f"run.{action.kind.value}", action.reason, spec=action.name,
+                      run_id=action.run_id, backend=action.target)  # fmt: skip
         result.uploaded, result.skipped = ctx.uploaded, ctx.skipped
         for message in ctx.messages:
             out.line(message)

@@ -245,9 +245,7 @@ def apply(
     specs = {s.name: s for s in inputs.specs}
     work = [a for a in actions if a.kind in (Kind.SUBMIT, Kind.COLLECT, Kind.RETIRE)]
     out.event("info", "apply.start", trigger=detect_trigger(config, trigger), actions=len(work))
-    with out.progress("apply", ApplyProgress.total(work), len(work)) as step:
-        progress = ApplyProgress(step)
-        ctx.phase = progress.phase
+    with ApplyProgress.shown(out, work, ctx) as progress:
         for action in work:
             progress.begin(action)
             started = time.monotonic()
@@ -264,9 +262,8 @@ def apply(
             out.line(message)
             out.event("info", "apply.note", message)
         result.warnings.extend(ctx.messages)
-        progress.render()
-        report = render(config, out, ctx.queue_lengths, shard)
-        progress.rendered()
+        with progress.rendering():
+            report = render(config, out, ctx.queue_lengths, shard)
     result.reports_changed = report.changed
     result.alerts = [{"spec": name, "message": message} for name, message in report.alerts]
     result.warnings.extend(report.warnings)

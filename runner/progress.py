@@ -9,10 +9,16 @@ backends) through RunContext.phase and RunRequest.progress.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from runner.plan import Action, Kind
+
+if TYPE_CHECKING:
+    from runner.execute import RunContext
+    from runner.output import Output
 
 PHASES: dict[Kind, tuple[str, ...]] = {
     Kind.SUBMIT: ("build", "transpile", "run", "store", "collect", "analyse"),
@@ -43,6 +49,15 @@ class ApplyProgress:
         """Units of the whole apply: every phase of every action, and rendering the reports."""
         return sum(len(PHASES[a.kind]) for a in actions) + 1
 
+    @classmethod
+    @contextmanager
+    def shown(cls, out: Output, actions: Sequence[Action], ctx: RunContext) -> Iterator[Any]:
+        """The apply's bar on out; the steps of ctx announce their phases to it."""
+        with out.progress("apply", cls.total(actions), len(actions)) as step:
+            progress = cls(step)
+            ctx.phase = progress.phase
+            yield progress
+
     def begin(self, action: Action) -> None:
         """A new action: the bar names it before any of its work starts."""
         self._phases, self._at = PHASES[action.kind], 0
@@ -65,8 +80,9 @@ class ApplyProgress:
         moved, self._at = len(self._phases) - self._at, len(self._phases)
         self.step(self._name, moved, True)
 
-    def render(self) -> None:
+    @contextmanager
+    def rendering(self) -> Iterator[None]:
+        """The reports render: named while it runs, its unit counted once done."""
         self.step(RENDER, 0, False)
-
-    def rendered(self) -> None:
+        yield
         self.step(RENDER, 1, False)

@@ -199,6 +199,9 @@ def test_a_run_still_queued_or_batched_moves_the_bar_honestly() -> None:
                       ("submit qv: submit job 2/2", 0, False),
                       ("submit qv: collect 2 jobs", 2, False), ("submit qv", 2, True)]  # fmt: skip
     assert sum(a for _, a, _ in events) == 6  # the action's share; the reports take the 7th
+    with progress.rendering():
+        assert events[-1] == ("render reports", 0, False)  # named while it runs
+    assert events[-1] == ("render reports", 1, False)
 
 
 def test_a_reader_that_goes_away_is_not_a_bug(project: Path) -> None:

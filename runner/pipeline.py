@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from runner.backends.base import Backend
 from runner.backends.fleet import is_retired
+from runner.budget import Budget
 from runner.config import Config
 from runner.errors import (
     BackendError,
@@ -27,7 +28,7 @@ from runner.files import remove_stray_temps
 from runner.inputs import Inputs, load_inputs
 from runner.lock import Lock, merge_locks, read_lock, write_lock
 from runner.output import Output
-from runner.plan import Action, Budget, Kind, PlanInput, budget, plan
+from runner.plan import Action, Kind, PlanInput, budget, plan
 from runner.progress import ApplyProgress
 from runner.schedule import parse_time
 

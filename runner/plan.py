@@ -13,13 +13,12 @@ from enum import StrEnum
 from typing import Any
 
 from runner.backends.fleet import is_retired, retirement_message
+from runner.budget import Budget, budget_of, cost_of, history
 from runner.config import Limits
-from runner.estimate import Observed, estimate_qpu_seconds
+from runner.estimate import estimate_qpu_seconds
 from runner.lock import DEFERRED_MARK, Lock, RunRecord, RunStatus
 from runner.schedule import format_time, is_due, next_due, parse_time
 from runner.spec.model import Spec
-
-BUDGET_WINDOW = timedelta(days=28)
 
 
 class Kind(StrEnum):
@@ -72,32 +71,6 @@ def jobs_needed(spec: Spec, limits: Limits) -> int:
     return max(1, math.ceil(len(spec.circuits) / limits.max_circuits_per_job))
 
 
-def history(locks: Mapping[str, Lock]) -> list[Observed]:
-    """Completed hardware runs with recorded QPU time, to refine estimates."""
-    return [
-        Observed(
-            r.backend or r.target,
-            len(r.jobs),
-            (r.shots or 0) * sum(len(j.circuits) for j in r.jobs),  # circuits × shots run
-            r.qpu_seconds,
-        )
-        for lock in locks.values()
-        for r in lock.runs
-        if r.status is RunStatus.COMPLETED and r.qpu_seconds and not r.target.startswith("local:")
-    ]
-
-
-def qpu_seconds_used(locks: Mapping[str, Lock], now: datetime) -> float:
-    """QPU seconds recorded in the rolling budget window."""
-    since = now - BUDGET_WINDOW
-    return sum(
-        r.qpu_seconds or 0.0
-        for lock in locks.values()
-        for r in lock.runs
-        if parse_time(r.created) >= since
-    )
-
-
 def _pending_jobs(locks: Mapping[str, Lock]) -> int:
     return sum(
         1
@@ -128,45 +101,17 @@ def _submit_reason(spec: Spec, latest: RunRecord | None, inp: PlanInput) -> tupl
     return None
 
 
-@dataclass(frozen=True)
-class Budget:
-    """The money and QPU time a plan is made against, for the plan's summary line."""
-
-    qpu_seconds_left: float  # in the rolling window (or the instance's limit, if lower)
-    price_per_qpu_second: float
-    open_plan: bool
-
-
 def budget(inp: PlanInput) -> Budget:
     """What is left before this plan's submissions, and what a QPU second costs."""
-    left = inp.limits.qpu_seconds_budget - qpu_seconds_used(inp.locks, inp.now)
-    if inp.service_remaining_seconds is not None:
-        left = min(left, inp.service_remaining_seconds)
-    return Budget(max(left, 0.0), price_per_second(inp), inp.open_plan)
-
-
-def price_per_second(inp: PlanInput) -> float:
-    """What a QPU second costs this instance: nothing on the Open Plan, else the rate."""
-    return 0.0 if inp.open_plan else inp.limits.price_per_qpu_second
-
-
-def cost_of(spec: Spec, seconds: float, inp: PlanInput) -> float | None:
-    """Estimated money for a run: None on a local target (no QPU time is billed)."""
-    if spec.target.startswith("local:"):
-        return None
-    return round(seconds * price_per_second(inp), 2)
+    return budget_of(inp.limits, inp.locks, inp.now, inp.service_remaining_seconds, inp.open_plan)
 
 
 def plan(inp: PlanInput) -> list[Action]:
     """Every spec's next step, in name order; blocked and deferred actions say why."""
     actions: list[Action] = []
     observed = history(inp.locks)
-    remaining = inp.limits.qpu_seconds_budget - qpu_seconds_used(inp.locks, inp.now)
-    service_binds = (
-        inp.service_remaining_seconds is not None and inp.service_remaining_seconds < remaining
-    )
-    if inp.service_remaining_seconds is not None:
-        remaining = min(remaining, inp.service_remaining_seconds)
+    left = budget(inp)
+    remaining, price = left.qpu_seconds_left, left.price_per_qpu_second
     pending_jobs = _pending_jobs(inp.locks)
     submitted_jobs = 0
     for name, problem in sorted(inp.invalid.items()):
@@ -253,7 +198,7 @@ def plan(inp: PlanInput) -> list[Action]:
             details["supersedes"] = latest.id
             reason += f"; closes stale claim {latest.id} of the older revision"
         run_id = resumed or lock.next_run_id(spec.run_hash)
-        cost = cost_of(spec, estimate, inp)
+        cost = cost_of(spec.target, estimate, price)
         cap = spec.execution.max_qpu_seconds
         if cap is not None and estimate > cap:
             add(
@@ -275,7 +220,7 @@ def plan(inp: PlanInput) -> list[Action]:
                     Kind.BLOCKED,
                     spec.name,
                     f"estimated cost {cost:.2f} ({estimate:g} QPU s at "
-                    f"{price_per_second(inp):g}/s) exceeds max_cost = {money_cap:g}; raise it "
+                    f"{price:g}/s) exceeds max_cost = {money_cap:g}; raise it "
                     "or reduce shots/circuits",
                     estimate_seconds=estimate,
                     estimate_cost=cost,
@@ -291,7 +236,7 @@ def plan(inp: PlanInput) -> list[Action]:
                     f"over budget: needs ~{estimate:g} QPU s, "
                     + (
                         f"{max(remaining, 0):g} s left on the IBM Quantum instance (its usage limit)"
-                        if service_binds
+                        if left.service_binds
                         else f"{max(remaining, 0):g} s left of "
                         f"{inp.limits.qpu_seconds_budget:g} s in the rolling 28 days"
                     ),

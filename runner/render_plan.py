@@ -13,8 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from runner.budget import Budget
 from runner.errors import Diagnostic
-from runner.plan import Action, Budget, Kind
+from runner.plan import Action, Kind
 from runner.reports.markdown import md
 
 COMMENT_LIMIT = 65_536  # GitHub's cap on a PR comment

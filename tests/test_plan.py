@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from runner.budget import history, qpu_seconds_used
 from runner.config import Limits
 from runner.estimate import JOB_OVERHEAD_SECONDS, PRIOR_SECONDS_PER_SHOT, estimate_qpu_seconds
 from runner.lock import JobRecord, Lock, RunRecord, RunStatus
-from runner.plan import Action, Kind, PlanInput, history, plan, qpu_seconds_used
+from runner.plan import Action, Kind, PlanInput, plan
 from runner.schedule import format_time
 from runner.spec.loader import load_spec
 from runner.spec.model import Spec

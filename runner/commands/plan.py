@@ -7,12 +7,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from runner.budget import qpu_seconds_used
 from runner.config import Config
 from runner.inputs import load_inputs
 from runner.lock import Lock, RunStatus
 from runner.output import Output, plural
 from runner.pipeline import clock, detect_trigger, plan_with_budget
-from runner.plan import Action, Kind, qpu_seconds_used
+from runner.plan import Action, Kind
 from runner.pr_context import gate
 from runner.render_plan import (
     PLAN_COLUMNS,

@@ -15,13 +15,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from runner.budget import qpu_seconds_used
 from runner.config import Config
 from runner.errors import BackendError
 from runner.inputs import Inputs, load_inputs
 from runner.lock import Lock, RunRecord, RunStatus
 from runner.output import Output, plural
 from runner.pipeline import backend_factory, clock
-from runner.plan import qpu_seconds_used
 from runner.reports.markdown import duration, metric, metric_label
 
 RECENT_RESULTS = 10

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from runner import reanalyse
+from runner.budget import qpu_seconds_used
 from runner.config import Config
 from runner.inputs import load_inputs
 from runner.lock import Lock, RunStatus
-from runner.plan import qpu_seconds_used
 from runner.reports.digest import page_digest, read_digest
 from runner.reports.render import MANIFEST
 from runner.schedule import parse_time

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from runner.config import Limits
 from runner.estimate import Observed
-from runner.lock import Lock, RunStatus
+from runner.lock import Lock, RunRecord, RunStatus
 from runner.schedule import parse_time
 
 BUDGET_WINDOW = timedelta(days=28)
@@ -41,6 +41,20 @@ def qpu_seconds_used(locks: Mapping[str, Lock], now: datetime) -> float:
     )
 
 
+def held_seconds(run: RunRecord, now: datetime) -> float:
+    """What a pending run (claimed, queued, running) still holds of the budget: its planned
+    estimate less what it has recorded so far. Counted as spent, so a runner planning after
+    another runner's claim was pushed (a later shard) never hands the same seconds out again."""
+    if not run.status.pending or parse_time(run.created) < now - BUDGET_WINDOW:
+        return 0.0
+    return max(0.0, (run.estimate_qpu_seconds or 0.0) - (run.qpu_seconds or 0.0))
+
+
+def qpu_seconds_held(locks: Mapping[str, Lock], now: datetime) -> float:
+    """QPU seconds the pending runs of the rolling window hold (see held_seconds)."""
+    return sum(held_seconds(r, now) for lock in locks.values() for r in lock.runs)
+
+
 @dataclass(frozen=True)
 class Budget:
     """The money and QPU time a plan is made against, for the plan's summary line."""
@@ -58,12 +72,15 @@ def budget_of(
     service_remaining: float | None = None,
     open_plan: bool = False,
 ) -> Budget:
-    """What is left before a plan's submissions, and what a QPU second costs."""
+    """What is left before a plan's submissions (recorded usage and pending runs' estimates
+    taken off), and what a QPU second costs."""
     left = limits.qpu_seconds_budget - qpu_seconds_used(locks, now)
     binds = service_remaining is not None and service_remaining < left
     if service_remaining is not None:
         left = min(left, service_remaining)
-    return Budget(max(left, 0.0), price_per_second(limits, open_plan), open_plan, binds)
+    left -= qpu_seconds_held(locks, now)
+    left = round(max(left, 0.0), 9)  # sums of estimates in 0.01 s must not miss by float error
+    return Budget(left, price_per_second(limits, open_plan), open_plan, binds)
 
 
 def price_per_second(limits: Limits, open_plan: bool) -> float:

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from runner.backends.fleet import is_retired, retirement_message
-from runner.budget import Budget, budget_of, cost_of, history
+from runner.budget import Budget, budget_of, cost_of, held_seconds, history
 from runner.config import Limits
 from runner.estimate import estimate_qpu_seconds
 from runner.lock import DEFERRED_MARK, Lock, RunRecord, RunStatus
@@ -198,6 +198,9 @@ def plan(inp: PlanInput) -> list[Action]:
             details["supersedes"] = latest.id
             reason += f"; closes stale claim {latest.id} of the older revision"
         run_id = resumed or lock.next_run_id(spec.run_hash)
+        room = remaining  # a claim this submission takes over or closes gives back its hold
+        if latest is not None and (resumed or stale_old_claim):
+            room += held_seconds(latest, inp.now)
         cost = cost_of(spec.target, estimate, price)
         cap = spec.execution.max_qpu_seconds
         if cap is not None and estimate > cap:
@@ -228,16 +231,16 @@ def plan(inp: PlanInput) -> list[Action]:
                 )
             )
             continue
-        if estimate > 0 and estimate > remaining:
+        if estimate > 0 and estimate > room:
             add(
                 Action(
                     Kind.BLOCKED,
                     spec.name,
                     f"over budget: needs ~{estimate:g} QPU s, "
                     + (
-                        f"{max(remaining, 0):g} s left on the IBM Quantum instance (its usage limit)"
+                        f"{max(room, 0):g} s left on the IBM Quantum instance (its usage limit)"
                         if left.service_binds
-                        else f"{max(remaining, 0):g} s left of "
+                        else f"{max(room, 0):g} s left of "
                         f"{inp.limits.qpu_seconds_budget:g} s in the rolling 28 days"
                     ),
                     estimate_seconds=estimate,
@@ -286,7 +289,7 @@ def plan(inp: PlanInput) -> list[Action]:
                 continue
             pending_jobs += jobs
             submitted_jobs += jobs
-        remaining -= estimate
+        remaining = round(room - estimate, 9)
         add(
             Action(
                 Kind.SUBMIT,

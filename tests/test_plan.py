@@ -642,3 +642,55 @@ def test_a_stale_claim_taken_over_is_estimated_capped_and_counted(specs):
                              locks=locks(("ibm", first), ("ibm-b", second))))  # fmt: skip
     assert [(a.kind, a.run_id) for a in actions] == [(Kind.SUBMIT, first.id), (Kind.DEFER, None)]
     assert actions[0].estimate_seconds > 0 and actions[0].estimate_cost
+
+
+HELD = [
+    # (id, status, recorded QPU s, planned estimate, created, seconds left of a 10 s budget)
+    ("claim holds its estimate", RunStatus.CLAIMED, None, 6.0, ago(minutes=1), 4.0),
+    ("queued run holds its estimate", RunStatus.QUEUED, None, 6.0, ago(hours=1), 4.0),
+    ("running run: recorded part used, rest held", RunStatus.RUNNING, 2.0, 6.0, ago(hours=1), 4.0),
+    ("completed: what it used, nothing held", RunStatus.COMPLETED, 5.0, 6.0, ago(days=1), 5.0),
+    ("cancelled claim holds nothing", RunStatus.CANCELLED, None, 6.0, ago(days=1), 10.0),
+    ("claim without an estimate (older lock)", RunStatus.CLAIMED, None, None, ago(minutes=1), 10.0),
+    ("claim outside the window", RunStatus.QUEUED, None, 6.0, ago(days=29), 10.0),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("status", "used", "estimate", "created", "left"),
+                         [c[1:] for c in HELD], ids=[c[0] for c in HELD])  # fmt: skip
+def test_pending_runs_hold_their_estimate(specs, status, used, estimate, created, left):
+    """What another runner (a shard that pushed first) claimed is spent for this plan."""
+    from runner.plan import budget
+
+    run = record(
+        specs["ibm-b"],
+        status=status,
+        created=created,
+        qpu_seconds=used,
+        estimate_qpu_seconds=estimate,
+        jobs=(job("j1"),),
+        backend="ibm_kingston",
+    )  # fmt: skip  (another device: the estimate keeps its prior)
+    inp = PlanInput(
+        [specs["ibm"]], locks(("ibm-b", run)), NOW, limits=Limits(qpu_seconds_budget=10)
+    )
+    assert budget(inp).qpu_seconds_left == left
+    action = only(plan(replace(inp, limits=Limits(qpu_seconds_budget=3.02 + 10 - left))), "ibm")
+    assert action.kind is Kind.SUBMIT  # exactly enough left for its 3.02 s
+    action = only(plan(replace(inp, limits=Limits(qpu_seconds_budget=3.01 + 10 - left))), "ibm")
+    assert action.kind is Kind.BLOCKED and "over budget" in action.reason
+
+
+def test_a_claim_taken_over_gives_back_its_hold(specs):
+    """A stale claim resumed (or closed by a newer revision) is not counted twice."""
+    tight = Limits(qpu_seconds_budget=4.0, stale_claim_minutes=5)
+    stale = record(specs["ibm"], status=RunStatus.CLAIMED, created=ago(minutes=10),
+                   estimate_qpu_seconds=3.02)  # fmt: skip
+    action = only(plan(PlanInput([specs["ibm"]], locks(("ibm", stale)), NOW, limits=tight)), "ibm")
+    assert (action.kind, action.run_id) == (Kind.SUBMIT, stale.id)
+    old = replace(stale, run_hash=OTHER_HASH, id=f"0001-{OTHER_HASH[:8]}")
+    action = only(plan(PlanInput([specs["ibm"]], locks(("ibm", old)), NOW, limits=tight)), "ibm")
+    assert action.kind is Kind.SUBMIT and action.details["supersedes"] == old.id
+    live = replace(stale, created=ago(minutes=1), updated=ago(minutes=1))
+    other = PlanInput([specs["ibm-b"]], locks(("ibm", live)), NOW, limits=tight)
+    assert only(plan(other), "ibm-b").kind is Kind.BLOCKED  # 4 - 3.02 left for a new one

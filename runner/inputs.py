@@ -26,12 +26,24 @@ class Inputs:
     locks: dict[str, Lock] = field(default_factory=dict)
     only: frozenset[str] = frozenset()  # restrict actions to these names (locks stay whole)
     shard: Shard | None = None  # restrict actions to this shard's names (locks stay whole)
+    elsewhere: list[Spec] = field(default_factory=list)  # other shards' valid specs: planned
+    # with ours, so per-PR rules and the budget count the whole plan, then left to their shard
 
     def selects(self, name: str) -> bool:
         """Whether this invocation acts on name (--only and --shard narrow; budgets do not)."""
         return (not self.only or name in self.only) and (
             self.shard is None or self.shard.owns(name)
         )
+
+
+def _quietly(
+    path: Path, config: Config, cache: SpecCache | None, inside: Containment
+) -> Spec | None:
+    """Another shard's spec, or None when it is not valid (its own shard reports why)."""
+    try:
+        return load_spec(path, config.repo_root, cache, inside) if path.is_file() else None
+    except SpecError:
+        return None
 
 
 def load_inputs(
@@ -42,14 +54,19 @@ def load_inputs(
 ) -> Inputs:
     """Load every spec (or only the named ones) and every lock; invalid specs are kept as
     problems. With explicit paths (validation), just those specs: no caches, no locks.
-    With a shard, only the specs it owns."""
+    With a shard, `specs` and the problems are the specs it owns; the other shards' valid
+    specs go to `elsewhere` (their shard reports their problems)."""
     found = Inputs(shard=shard)
     files = list(paths) if paths is not None else find_specs(config.specs_dir)
     seen: dict[str, str] = {}
     spec_cache = SpecCache(config.repo_root) if paths is None else None
     inside = Containment(config.repo_root)
     for path in files:
-        if (only and path.stem not in only) or (shard and not shard.owns(path.stem)):
+        if only and path.stem not in only:
+            continue
+        if shard is not None and not shard.owns(path.stem):
+            other = _quietly(path, config, spec_cache, inside)
+            found.elsewhere.extend([other] if other is not None else [])
             continue
         shown = display_path(path, config.repo_root)
         if not path.is_file():

@@ -8,17 +8,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from runner.backends.base import Backend
-from runner.backends.fleet import is_retired
-from runner.budget import Budget
 from runner.config import Config
 from runner.errors import (
-    BackendError,
     CredentialsError,
     QrunError,
     SubmissionDeferred,
@@ -28,7 +25,8 @@ from runner.files import remove_stray_temps
 from runner.inputs import Inputs, load_inputs
 from runner.lock import Lock, merge_locks, read_lock, write_lock
 from runner.output import Output
-from runner.plan import Action, Kind, PlanInput, budget, plan
+from runner.plan import Action, Kind
+from runner.planning import decide
 from runner.progress import ApplyProgress
 from runner.schedule import parse_time
 
@@ -115,98 +113,6 @@ def backend_factory(config: Config) -> Callable[[str], Backend]:
     return get
 
 
-def remaining_quota(
-    config: Config, inputs: Inputs, backend_for: Callable[[str], Backend] | None = None
-) -> tuple[float | None, bool]:
-    """(QPU seconds the IBM instance has left, whether it is on the Open Plan), asked only
-    when a spec targets IBM."""
-    ibm = [s.target for s in inputs.specs if not s.target.startswith("local:")]
-    if not ibm or not config.environ.get("IBM_QUANTUM_TOKEN"):
-        return None, False
-    backend = (backend_for or backend_factory(config))(ibm[0])
-    try:
-        left, plan_id = backend.quota()  # type: ignore[attr-defined]
-    except CredentialsError:
-        raise
-    except BackendError:
-        return None, False  # an outage must not stop collection or local runs
-    return left, plan_id == "open"
-
-
-def listed_backends(config: Config) -> list[str] | None:
-    """The instance's devices from the service, or None without credentials or answer."""
-    if not config.environ.get("IBM_QUANTUM_TOKEN"):
-        return None
-    from runner.backends.ibm import available_backends, settings_from
-
-    try:
-        return available_backends(settings_from(config)) or None
-    except CredentialsError:
-        raise
-    except BackendError:
-        return None
-
-
-def _only(actions: list[Action], inputs: Inputs) -> list[Action]:
-    """--only and --shard narrow what is done, not what is counted (budgets span every lock)."""
-    return [a for a in actions if inputs.selects(a.name)]
-
-
-def make_plan(
-    config: Config,
-    inputs: Inputs,
-    now: datetime,
-    trigger: str,
-    retry: frozenset[str] = frozenset(),
-    backend_for: Callable[[str], Backend] | None = None,
-) -> list[Action]:
-    """Plan from loaded inputs (report digests read from reports/)."""
-    return plan_with_budget(config, inputs, now, trigger, retry, backend_for)[0]
-
-
-def plan_with_budget(
-    config: Config,
-    inputs: Inputs,
-    now: datetime,
-    trigger: str,
-    retry: frozenset[str] = frozenset(),
-    backend_for: Callable[[str], Backend] | None = None,
-) -> tuple[list[Action], Budget]:
-    """The plan and the budget it was made against (QPU time left, price, Open Plan)."""
-    from runner.reports.digest import expected_digests, read_digests
-
-    names = list(dict.fromkeys([s.name for s in inputs.specs] + list(inputs.locks)))  # each once
-    base = PlanInput(
-        specs=inputs.specs,
-        locks=inputs.locks,
-        now=now,
-        trigger=trigger,
-        limits=config.limits,
-        invalid=inputs.invalid,
-        retry=retry,
-        report_digests=read_digests(config.reports_dir, names),
-        expected_digests=expected_digests(config, inputs),
-        ibm_credentials=bool(config.environ.get("IBM_QUANTUM_TOKEN", "").strip()),
-    )
-    specs = {s.name: s for s in inputs.specs}
-    blocked = [a for a in plan(base) if a.kind is Kind.BLOCKED and a.name in specs]
-    if any(is_retired(specs[a.name].variant(a.target).target) for a in blocked):
-        listed = listed_backends(config)  # the service confirms the retirement and says
-        if listed is not None:  # which devices are current
-            base = replace(base, listed_backends=listed)
-    actions = _only(plan(base), inputs)
-    # Ask the service for the remaining quota only when hardware submissions are planned.
-    if any(
-        a.kind is Kind.SUBMIT and not (a.target or specs[a.name].target).startswith("local:")
-        for a in actions
-    ):
-        remaining, open_plan = remaining_quota(config, inputs, backend_for)
-        if remaining is not None or open_plan:
-            base = replace(base, service_remaining_seconds=remaining, open_plan=open_plan)
-            actions = _only(plan(base), inputs)
-    return actions, budget(base)
-
-
 @dataclass(frozen=True)
 class Hooks:
     """Where git sync plugs in: claim a run (push = compare-and-swap) and checkpoint progress."""
@@ -235,17 +141,13 @@ def apply(
     for diag in inputs.problems:
         out.diagnostic(diag)
     ctx = _context(config, now, inputs)
-    actions = make_plan(
-        config, inputs, now, detect_trigger(config, trigger), retry, ctx.backend_for
-    )
-    from runner.pr_context import gate
-
-    actions, _violations = gate(config, out, actions)
+    trigger = detect_trigger(config, trigger)
+    actions = decide(config, out, inputs, now, trigger, ctx.backend_for, retry).actions
     result = ApplyResult(actions, invalid_specs=len(inputs.invalid))
     ctx.claim, ctx.checkpoint = hooks.claim, hooks.checkpoint
     specs = {s.name: s for s in inputs.specs}
     work = [a for a in actions if a.kind in (Kind.SUBMIT, Kind.COLLECT, Kind.RETIRE)]
-    out.event("info", "apply.start", trigger=detect_trigger(config, trigger), actions=len(work))
+    out.event("info", "apply.start", trigger=trigger, actions=len(work))
     with ApplyProgress.shown(out, work, ctx) as progress:
         for action in work:
             progress.begin(action)

@@ -4,6 +4,7 @@ of a `pull_request` run, or, on merge, from the merge commit through the GitHub 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,17 +87,22 @@ def approval_for(
 
 
 def gate(
-    config: Config, out: Output, actions: list[Action]
+    config: Config,
+    out: Output,
+    actions: list[Action],
+    shown: Callable[[str], bool] = lambda name: True,
 ) -> tuple[list[Action], list[Violation]]:
     """Check the plan against qrun-policy.toml (when there is one): blocking violations turn
-    their submissions into blocked actions; every violation is annotated on its spec."""
+    their submissions into blocked actions. The violations of the specs `shown` selects
+    (a shard's own) and the PR-wide ones are annotated and returned."""
     policy = load_policy(config.repo_root)
     if policy is None:
         return actions, []
     github = GitHub.from_env(config.environ)
     pr = current_pull_request(config, github, out)
     violations = check(policy, actions, approval_for(config, policy, github, pr, out))
-    for level, message, file in annotations_of(violations):
+    mine = [v for v in violations if v.name is None or shown(v.name)]
+    for level, message, file in annotations_of(mine):
         out.line(f"{'error' if level == 'error' else 'warning'}: {message}")
         out.annotate(level, message, file)
-    return enforce(actions, violations), violations
+    return enforce(actions, violations), mine

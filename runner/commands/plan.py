@@ -7,14 +7,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from runner.budget import qpu_seconds_used
+from runner.budget import qpu_seconds_held, qpu_seconds_used
 from runner.config import Config
 from runner.inputs import load_inputs
 from runner.lock import Lock, RunStatus
 from runner.output import Output, plural
-from runner.pipeline import clock, detect_trigger, plan_with_budget
+from runner.pipeline import backend_factory, clock, detect_trigger
 from runner.plan import Action, Kind
-from runner.pr_context import gate
+from runner.planning import decide
 from runner.render_plan import (
     PLAN_COLUMNS,
     SUMMARY_LIMIT,
@@ -53,9 +53,10 @@ def run(args: argparse.Namespace) -> int:
         if args.format != "markdown":
             out.diagnostic(diag)
     now = clock(config)
-    actions, budget = plan_with_budget(config, inputs, now, detect_trigger(config, args.trigger))
     # policy findings go to stderr (annotations included), so stdout stays the document
-    actions, violations = gate(config, Output("text", sys.stderr), actions)
+    decision = decide(config, Output("text", sys.stderr), inputs, now,
+                      detect_trigger(config, args.trigger), backend_factory(config))  # fmt: skip
+    actions, violations, budget = decision.actions, decision.violations, decision.budget
     specs = {s.name: s for s in inputs.specs}
     if any(a.kind is Kind.SUBMIT and a.estimate_cost is not None for a in actions):
         from runner.backends.ibm import settings_from
@@ -79,7 +80,9 @@ def run(args: argparse.Namespace) -> int:
             inputs.problems,
             changes,
             last_runs=_last_runs(config, submits, inputs.locks),
-            seconds_left=config.limits.qpu_seconds_budget - qpu_seconds_used(inputs.locks, now),
+            seconds_left=config.limits.qpu_seconds_budget
+            - qpu_seconds_used(inputs.locks, now)
+            - qpu_seconds_held(inputs.locks, now),
             violations=violations,
             budget=budget,
         )

@@ -181,9 +181,6 @@ def plan(inp: PlanInput) -> list[Action]:
                 )
             )
             continue
-        # A spec with a local twin runs there without an account; a hardware-only spec
-        # without credentials is a configuration error of the invocation (apply exits 1).
-        has_twin = any(t.startswith("local:") for t in spec.targets)
         jobs = jobs_needed(spec, inp.limits)
         estimate = estimate_qpu_seconds(
             spec.target, len(spec.circuits), spec.execution.shots, jobs, observed
@@ -202,65 +199,10 @@ def plan(inp: PlanInput) -> list[Action]:
         if latest is not None and (resumed or stale_old_claim):
             room += held_seconds(latest, inp.now)
         cost = cost_of(spec.target, estimate, price)
-        cap = spec.execution.max_qpu_seconds
-        if cap is not None and estimate > cap:
-            add(
-                Action(
-                    Kind.BLOCKED,
-                    spec.name,
-                    f"estimated {estimate:g} QPU s exceeds "
-                    f"max_qpu_seconds = {cap:g}; raise it or reduce shots/circuits",
-                    estimate_seconds=estimate,
-                    estimate_cost=cost,
-                    details=details,
-                )
-            )
-            continue
-        money_cap = spec.execution.max_cost
-        if money_cap is not None and cost is not None and cost > money_cap:
-            add(
-                Action(
-                    Kind.BLOCKED,
-                    spec.name,
-                    f"estimated cost {cost:.2f} ({estimate:g} QPU s at "
-                    f"{price:g}/s) exceeds max_cost = {money_cap:g}; raise it "
-                    "or reduce shots/circuits",
-                    estimate_seconds=estimate,
-                    estimate_cost=cost,
-                    details=details,
-                )
-            )
-            continue
-        if estimate > 0 and estimate > room:
-            add(
-                Action(
-                    Kind.BLOCKED,
-                    spec.name,
-                    f"over budget: needs ~{estimate:g} QPU s, "
-                    + (
-                        f"{max(room, 0):g} s left on the IBM Quantum instance (its usage limit)"
-                        if left.service_binds
-                        else f"{max(room, 0):g} s left of "
-                        f"{inp.limits.qpu_seconds_budget:g} s in the rolling 28 days"
-                    ),
-                    estimate_seconds=estimate,
-                    estimate_cost=cost,
-                    details=details,
-                )
-            )
-            continue
-        if not spec.target.startswith("local:") and not inp.ibm_credentials and has_twin:
-            add(
-                Action(
-                    Kind.BLOCKED,
-                    spec.name,
-                    f"no credentials for {spec.target}: set IBM_QUANTUM_TOKEN and "
-                    "IBM_QUANTUM_INSTANCE to submit it (its local target runs without them)",
-                    estimate_seconds=estimate,
-                    estimate_cost=cost,
-                    details=details,
-                )
-            )
+        blocked = _blocking_reason(spec, estimate, cost, price, room, left, inp)
+        if blocked is not None:
+            add(Action(Kind.BLOCKED, spec.name, blocked, estimate_seconds=estimate,
+                       estimate_cost=cost, details=details))  # fmt: skip
             continue
         if not spec.target.startswith("local:"):
             if pending_jobs + jobs > inp.limits.max_pending_jobs:
@@ -342,6 +284,46 @@ def _latest(spec: Spec, lock: Lock) -> RunRecord | None:
     if len(spec.targets) <= 1:
         return lock.latest
     return next((r for r in reversed(lock.runs) if r.target == spec.target), None)
+
+
+def _blocking_reason(
+    spec: Spec,
+    estimate: float,
+    cost: float | None,
+    price: float,
+    room: float,
+    left: Budget,
+    inp: PlanInput,
+) -> str | None:
+    """Why a submission may not go ahead (its caps, the budget, missing credentials), or
+    None: the first rule it breaks, in the order a user fixes them."""
+    cap, money_cap = spec.execution.max_qpu_seconds, spec.execution.max_cost
+    if cap is not None and estimate > cap:
+        return (
+            f"estimated {estimate:g} QPU s exceeds "
+            f"max_qpu_seconds = {cap:g}; raise it or reduce shots/circuits"
+        )
+    if money_cap is not None and cost is not None and cost > money_cap:
+        return (
+            f"estimated cost {cost:.2f} ({estimate:g} QPU s at {price:g}/s) exceeds "
+            f"max_cost = {money_cap:g}; raise it or reduce shots/circuits"
+        )
+    if estimate > 0 and estimate > room:
+        where = (
+            "on the IBM Quantum instance (its usage limit)"
+            if left.service_binds
+            else f"of {inp.limits.qpu_seconds_budget:g} s in the rolling 28 days"
+        )
+        return f"over budget: needs ~{estimate:g} QPU s, {max(room, 0):g} s left {where}"
+    # A spec with a local twin runs there without an account; a hardware-only spec
+    # without credentials is a configuration error of the invocation (apply exits 1).
+    has_twin = any(t.startswith("local:") for t in spec.targets)
+    if not spec.target.startswith("local:") and not inp.ibm_credentials and has_twin:
+        return (
+            f"no credentials for {spec.target}: set IBM_QUANTUM_TOKEN and "
+            "IBM_QUANTUM_INSTANCE to submit it (its local target runs without them)"
+        )
+    return None
 
 
 def _idle(spec: Spec, latest: RunRecord | None, inp: PlanInput) -> Action:

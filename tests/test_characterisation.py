@@ -118,6 +118,33 @@ def test_readout_error_within_two_points_of_the_device(tmp_path: Path) -> None:
     assert {r["qubits"][0] for r in result["reported"]} == {4, 2}
 
 
+READOUT_TRUTHS = [(0.0005, 0.0015), (0.002, 0.01), (0.01, 0.03), (0.05, 0.08)]
+
+
+@pytest.mark.parametrize(("p1_given_0", "p0_given_1"), READOUT_TRUTHS)
+def test_readout_error_interval_covers_the_truth_and_stays_in_range(
+    p1_given_0: float, p0_given_1: float
+) -> None:
+    """Readout errors sit near 0: the interval must stay within [0, 1] and cover the true
+    mean error in >= 93% of 400 simulated runs of 1,000 shots per prepared state."""
+    import numpy as np
+
+    from runner.fits.data import EntryData
+    from runner.fits.readout import readout
+
+    rng, shots, truth, covered = np.random.default_rng(7), 1000, (p1_given_0 + p0_given_1) / 2, 0
+    for _ in range(400):
+        flips = (int(rng.binomial(shots, p1_given_0)), int(rng.binomial(shots, p0_given_1)))
+        circuits = [
+            {"params": {"state": "0"}, "counts": {"0": shots - flips[0], "1": flips[0]}},
+            {"params": {"state": "1"}, "counts": {"1": shots - flips[1], "0": flips[1]}},
+        ]
+        (found,) = readout(EntryData("ro", "readout", (3,), circuits, {})).metrics
+        assert 0.0 <= found.low <= found.value <= found.high <= 1.0
+        covered += found.low <= truth <= found.high
+    assert covered / 400 >= 0.93
+
+
 GHZ = '[[circuits]]\nname = "ghz"\ntemplate = "ghz_parity"\n'
 
 

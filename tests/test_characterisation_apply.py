@@ -58,7 +58,7 @@ def test_t1_spec_validates_applies_and_its_page_shows_the_fit_beside_the_device(
     figure = next(line for line in page.splitlines() if "t1 fit of t1-q0" in line)
     path = project / "reports" / figure.split("](", 1)[1].rstrip(")")
     svg = path.read_text(encoding="utf-8")
-    assert "t1_us" in svg and "delay (µs)" in svg
+    assert "T1 = " in svg and "t1_us" not in svg and "delay (µs)" in svg
     assert abs(t1["value"] - device_t1) < 0.15 * device_t1
 
 

@@ -164,3 +164,25 @@ def test_long_sweep_labels_keep_every_value_and_name_the_keys_once() -> None:
     assert {"2, 0", "2, 5", "6, 1", "6, 8"} <= texts  # no value cut off
     title = " ".join(t for t in texts if t.startswith(("ghz-fidelity", "(num_qubits")))
     assert "of ghz by" in title and "(num_qubits, phase_index)" in title
+
+
+def test_fit_titles_use_human_names_and_one_rounding_per_value() -> None:
+    from runner.reports.fit_figures import fit_plot
+
+    metrics = [{"name": "readout_error[q4]", "value": 0.0005, "low": 0.0001, "high": 0.0021},
+               {"name": "t1_us", "value": 181.61, "low": 169.32, "high": 193.84, "unit": "µs"}]  # fmt: skip
+    result = {"series": [], "metrics": metrics, "quality": {"good": True}}
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(fit_plot("ro (readout)", result))  # the title's lines, in order
+    title = " ".join("".join(e.itertext()) for e in root.iter("{http://www.w3.org/2000/svg}text"))
+    assert "Readout error q4 = 0.0005 [0.0001, 0.0021]" in title
+    assert "T1 = 182 [169, 194] µs" in title
+    assert "readout_error" not in title and "t1_us" not in title
+
+
+def test_an_exact_ceiling_reads_as_one_number() -> None:
+    from runner.reports.markdown import ceiling
+
+    assert ceiling({"ceiling": 1.0, "ceiling_sd": 2e-9}) == "1"
+    assert ceiling({"ceiling": 0.9312, "ceiling_sd": 0.0041}) == "0.9312 ± 0.0041"

@@ -25,12 +25,17 @@ NAMES = {
 KEPT = ("name", "label", "value", "low", "high", "stderr", "unit")
 
 
-def label(name: str, entry: str) -> str:
-    """'t1_us' of entry t1-q4 -> 'T1 (t1-q4)'; 'ghz_fidelity[n=4]' -> 'GHZ fidelity n=4 (ghz)'."""
+def human_name(name: str) -> str:
+    """'t1_us' -> 'T1'; 'readout_error[q4]' -> 'Readout error q4'."""
     base, _, qualifier = name.partition("[")
     human = NAMES.get(base) or base.replace("_", " ").capitalize()
     qualifier = qualifier.rstrip("]")
-    return f"{human}{' ' + qualifier if qualifier else ''} ({entry})"
+    return f"{human}{' ' + qualifier if qualifier else ''}"
+
+
+def label(name: str, entry: str) -> str:
+    """'t1_us' of entry t1-q4 -> 'T1 (t1-q4)'; 'ghz_fidelity[n=4]' -> 'GHZ fidelity n=4 (ghz)'."""
+    return f"{human_name(name)} ({entry})"
 
 
 def lead_metric(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from runner.fits.lead import human_name
 from runner.reports.figures import (
     MEASURED,
     THRESHOLD,
@@ -20,11 +21,13 @@ from runner.reports.figures import (
     set_title,
     slug,
 )
+from runner.reports.markdown import metric
 
 MAX_FIT_FIGURES = 8
 Z95 = 1.96  # series carry standard errors; the bars show 95% intervals like the tables
 MAX_HISTORY_FIGURES = 4
-_COLOURS = (MEASURED, "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2")
+# Okabe–Ito like the other figures, vermilion (THRESHOLD) kept for reported and reference values
+_COLOURS = (MEASURED, "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#000000")
 
 
 def _headline(result: Mapping[str, Any]) -> str:
@@ -32,9 +35,7 @@ def _headline(result: Mapping[str, Any]) -> str:
     for m in list(result.get("metrics") or ())[:3]:
         if m.get("value") is None:
             continue
-        unit = f" {m['unit']}" if m.get("unit") else ""
-        interval = f" [{m['low']:.4g}, {m['high']:.4g}]" if m.get("low") is not None else ""
-        parts.append(f"{m['name']} = {m['value']:.4g}{interval}{unit}")
+        parts.append(f"{human_name(str(m['name']))} = {metric(m)}")
     return "; ".join(parts) or "no fit"
 
 

@@ -103,7 +103,7 @@ def ceiling(data: Mapping[str, Any] | None) -> str:
     if not data or data.get("ceiling") is None:
         return MISSING
     mean, sd = float(data["ceiling"]), float(data.get("ceiling_sd") or 0.0)
-    if sd <= 0:
+    if round(sd, 6) == 0:  # a one-outcome ideal: every shot agrees, the ceiling is exact
         return num(mean)
     d = _decimals(sd)
     return f"{_fixed(mean, d)} ± {_fixed(sd, d)}"

@@ -16,12 +16,13 @@ from typing import Any
 from runner.lock import Lock, RunRecord
 from runner.stores import keys
 
-ANALYSIS_VERSION = 4
+ANALYSIS_VERSION = 5
 """1: registers joined alphabetically, bootstrap interval, no ideal for dynamic circuits.
 2: declaration-order registers, exact dynamic ideals, coverage-measured interval, ceiling.
 3: circuits with delays (T1/T2 sweeps) get their ideal: a delay is the noiseless identity.
 4: intervals for the total variation distance and the estimator's mean |⟨O⟩ − ideal|; each
-   observable's measured − ideal with its interval instead of a deviation in std errors."""
+   observable's measured − ideal with its interval instead of a deviation in std errors.
+5: the total variation interval to a one-outcome ideal is the binomial one it equals."""
 
 
 def analysis_version(doc: dict[str, Any]) -> int:

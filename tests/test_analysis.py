@@ -187,6 +187,23 @@ def test_total_variation_interval_covers_the_true_distance() -> None:
     assert max(widths) < 0.15
 
 
+def test_total_variation_interval_of_a_basis_state_is_as_narrow_as_a_binomial() -> None:
+    """To a one-outcome ideal T is the mass off it: the interval covers the true T in >= 93%
+    of 400 draws and is no wider than a binomial interval on that mass (it was 6x wider)."""
+    from statistics import NormalDist
+
+    rng, shots, covered = np.random.default_rng(3), 1000, 0
+    z = NormalDist().inv_cdf(1 - 0.05 / 4)  # each bound of the interval misses a quarter
+    for true_t in (0.004, 0.05, 0.25):
+        for _ in range(400):
+            off = int(rng.binomial(shots, true_t))
+            low, high = stats.total_variation_interval({"0": shots - off, "1": off}, {"0": 1.0})
+            binomial = stats.wilson_interval(off, shots, z)
+            covered += low <= true_t <= high
+            assert high - low <= binomial[1] - binomial[0] + 1e-12
+    assert covered / 1200 >= 0.93
+
+
 def test_total_variation_interval_reaches_zero_for_a_perfect_wide_device() -> None:
     """Finite shots bias the measured distance high on wide distributions; the interval
     must still contain the perfect device's 0."""

@@ -159,7 +159,9 @@ def total_variation_interval(
     - lower: T ≥ 1 − √F for the fidelity's upper bound; T ≥ the mass off the ideal's
       support (a fixed event), Wilson-bounded; and E T̂ ≤ T + E TVD(p̂, p) ≤ T + ½√((K−1)/N)
       over the K = 2^bits possible outcomes, so T ≥ T̂ − ½√((K−1)/N) − the McDiarmid term
-      (tight when shots outnumber outcomes).
+      (tight when shots outnumber outcomes);
+    - a one-outcome ideal (a basis state: T1 points, readout) makes T exactly the mass off
+      the support, so its Wilson interval bounds T on both sides.
 
     Measured coverage and widths: benchmarks/interval_coverage.py.
     """
@@ -172,12 +174,13 @@ def total_variation_interval(
     f_low, f_high = hellinger_fidelity_interval(counts, ideal, confidence)
     outside = sum(int(n) for k, n in counts.items() if ideal.get(k, 0.0) <= 0)
     z = NormalDist().inv_cdf(1 - miss)
-    off_low, _ = wilson_interval(outside, shots, z)
+    off_low, off_high = wilson_interval(outside, shots, z)
     spread = math.sqrt(math.log(1 / miss) / (2 * shots))
     measured = total_variation_distance(counts, ideal)
     bits = len(next(iter(counts)).replace(" ", ""))
     sampling = 0.5 * math.sqrt((2.0 ** min(bits, 64) - 1) / shots)
-    high = min(measured + spread, math.sqrt(1 - f_low), 1.0)
+    exact = sum(1 for w in ideal.values() if w > 0) == 1  # T is the mass off the support
+    high = min(measured + spread, math.sqrt(1 - f_low), off_high if exact else 1.0, 1.0)
     low = max(1 - math.sqrt(f_high), off_low, measured - sampling - spread, 0.0)
     return (min(low, high), high)
 

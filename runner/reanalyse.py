@@ -22,7 +22,8 @@ ANALYSIS_VERSION = 5
 3: circuits with delays (T1/T2 sweeps) get their ideal: a delay is the noiseless identity.
 4: intervals for the total variation distance and the estimator's mean |⟨O⟩ − ideal|; each
    observable's measured − ideal with its interval instead of a deviation in std errors.
-5: the total variation interval to a one-outcome ideal is the binomial one it equals."""
+5: the total variation interval to a one-outcome ideal is the binomial one it equals; no
+   per-circuit heavy-output pass/fail (the quantum-volume verdict is over circuits)."""
 
 
 def analysis_version(doc: dict[str, Any]) -> int:

@@ -52,7 +52,7 @@ def test_t1_spec_validates_applies_and_its_page_shows_the_fit_beside_the_device(
     (t1,) = entry["metrics"]
     device_t1 = load_properties("local:fake_manila").t1(0) * 1e6
     page = (project / "reports" / "t1-q0.md").read_text(encoding="utf-8")
-    (row,) = [line for line in page.splitlines() if line.startswith("| t1-q0 | t1\\_us |")]
+    (row,) = [line for line in page.splitlines() if line.startswith("| t1-q0 | T1 |")]
     assert f"{device_t1:.4g}" in row and ("| no |" in row or "| yes |" in row)
     assert "Pinned physical qubits | t1-q0 → 0" in page
     figure = next(line for line in page.splitlines() if "t1 fit of t1-q0" in line)

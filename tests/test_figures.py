@@ -186,3 +186,17 @@ def test_an_exact_ceiling_reads_as_one_number() -> None:
 
     assert ceiling({"ceiling": 1.0, "ceiling_sd": 2e-9}) == "1"
     assert ceiling({"ceiling": 0.9312, "ceiling_sd": 0.0041}) == "0.9312 ± 0.0041"
+
+
+def test_one_quantity_at_several_points_is_named_once_so_every_point_fits() -> None:
+    import xml.etree.ElementTree as ET
+
+    from runner.reports.fit_figures import fit_plot
+
+    metrics = [{"name": f"mean_hop[width={w}]", "value": v, "low": v - 0.08, "high": v + 0.08}
+               for w, v in ((2, 0.769), (3, 0.842), (4, 0.826))]  # fmt: skip
+    result = {"series": [], "metrics": metrics, "quality": {"good": True}}
+    root = ET.fromstring(fit_plot("qv (quantum_volume)", result))
+    title = " ".join("".join(e.itertext()) for e in root.iter("{http://www.w3.org/2000/svg}text"))
+    assert title.count("Mean heavy-output probability") == 1
+    assert "width=4 0.826 [0.746, 0.906]" in title and "…" not in title

@@ -282,7 +282,6 @@ DISPLAY_NAMES = {
     "best_cut": "Best cut seen",
     "approximation_ratio": "Approximation ratio",
     "heavy_output_probability": "Heavy-output probability",
-    "heavy_output_cleared": "Heavy-output test passed",
 }
 """Human names for tables; JSON keeps the machine names."""
 

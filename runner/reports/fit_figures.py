@@ -31,12 +31,15 @@ _COLOURS = (MEASURED, "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#000000")
 
 
 def _headline(result: Mapping[str, Any]) -> str:
-    parts = []
-    for m in list(result.get("metrics") or ())[:3]:
-        if m.get("value") is None:
-            continue
-        parts.append(f"{human_name(str(m['name']))} = {metric(m)}")
-    return "; ".join(parts) or "no fit"
+    """The fitted values: 'T1 = 182 [169, 194] µs'; one quantity at several points is named
+    once ('Mean heavy-output probability: width=2 0.77 [0.68, 0.85]; width=3 …') so that
+    every point fits in the title."""
+    shown = [m for m in list(result.get("metrics") or ())[:4] if m.get("value") is not None]
+    bases = {str(m["name"]).partition("[")[0] for m in shown}
+    if len(shown) > 1 and len(bases) == 1:
+        points = [f"{str(m['name']).partition('[')[2].rstrip(']')} {metric(m)}" for m in shown]
+        return f"{human_name(bases.pop())}: " + "; ".join(points)
+    return "; ".join(f"{human_name(str(m['name']))} = {metric(m)}" for m in shown) or "no fit"
 
 
 def fit_plot(title: str, result: Mapping[str, Any]) -> bytes:

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from runner import schedule
+from runner.fits.lead import human_name
 from runner.output import plural
 
 # ASCII punctuation that means something inline in CommonMark/GFM; a backslash makes it literal
@@ -191,5 +192,6 @@ FILTERS = {
     "headline": headline,
     "ceiling": ceiling,
     "label": lambda name: md(display_name(str(name or ""))),
+    "fitted": lambda name: md(human_name(str(name or ""))),
     "date": date,
 }

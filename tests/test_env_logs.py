@@ -14,20 +14,11 @@ from runner.config import Config
 from runner.errors import QrunError
 from runner.output import EventLog, configure_logs
 from tests.conftest import ROOT, git
+from tests.test_dashboard import BROKEN as INVALID
 
 pytestmark = pytest.mark.filterwarnings("ignore:The (Sampler|Estimator)V2 class is deprecated")
 
 TOKEN = "tok-3f9a1c77e2b54d0e9c1b"  # a made-up credential; it must never be printed
-
-INVALID = """name = "broken"
-[backend]
-target = "local:aer"
-[execution]
-shots = -5
-[[circuits]]
-name = "b"
-template = "bell"
-"""
 
 
 @pytest.fixture(autouse=True)

@@ -21,6 +21,7 @@ from runner.templates.benchmarks import heavy_outputs
 from runner.templates.qasm import QasmError, dump_qasm, load_qasm, qasm_error, qasm_version
 from runner.templates.registry import TEMPLATES, describe_templates, get_template
 from runner.templates.variational import entangling_pairs, qaoa_schedule
+from tests.test_spec_identity import QASM as QASM2_BELL
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -350,15 +351,6 @@ def test_unknown_template_hint():
         get_template("zzzzzz")
     assert get_template("qft") is TEMPLATES["qft"]
 
-
-QASM2_BELL = """OPENQASM 2.0;
-include "qelib1.inc";
-qreg q[2];
-creg c[2];
-h q[0];
-cx q[0],q[1];
-measure q -> c;
-"""
 
 QASM3_BELL = """// a comment before the header
 OPENQASM 3.0;

@@ -6,6 +6,7 @@ clear BackendError without the token, and never repeats a job creation.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -118,6 +119,8 @@ CREDENTIALS_HINT = (
     "and IBM_QUANTUM_CHANNEL"
 )
 LATER = "pending runs are picked up by the next apply"
+# An answer cut off mid-body (requests ChunkedEncodingError, urllib3 IncompleteRead/ProtocolError)
+GARBLED = r"Connection broken|IncompleteRead|InvalidChunkLength|ChunkedEncodingError"
 
 
 def guard(settings: IbmSettings, what: str, call: Callable[[], T], create: bool = False) -> T:
@@ -187,6 +190,8 @@ def summary(text: str) -> str:
         return f"HTTP {http.group(1)} {http.group(2)}{detail}"
     if re.search(r"Connection refused|NewConnectionError", text):
         return "connection refused"
+    if re.search(GARBLED, text):
+        return "the answer was cut off or unreadable"
     if re.search(r"RemoteDisconnected|Connection aborted|Connection reset|ProtocolError", text):
         return "connection dropped before an answer"
     if re.search(r"[Rr]ead timed out|ReadTimeout|deadline passed|timed out", text):
@@ -213,10 +218,24 @@ def status_code(exc: BaseException) -> int | None:
     return None
 
 
+def unreadable(exc: BaseException) -> bool:
+    """The answer arrived but could not be parsed (a 200 body that is not JSON), anywhere in
+    the exception chain: for a job creation, the job may exist."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, json.JSONDecodeError):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def classify(settings: IbmSettings, exc: BaseException) -> tuple[str, str]:
     """(kind, one-line summary); kind is auth, cap (an Open Plan cap: error 3458, too many
     pending jobs), rejected (a 4xx answer), retry (not retried by the client, or a transport
-    error), down (past the client's retries), error."""
+    error: a dropped connection, an answer cut off or unreadable), down (past the client's
+    retries), error."""
     from qiskit_ibm_runtime.exceptions import IBMAccountError, IBMNotAuthorizedError
     from requests.exceptions import RequestException
 
@@ -246,4 +265,6 @@ def classify(settings: IbmSettings, exc: BaseException) -> tuple[str, str]:
         return "retry", summary(text)
     if re.search(r"RemoteDisconnected|Connection aborted|Connection reset|timed out|Timeout", text):
         return "retry", summary(text)
+    if re.search(GARBLED, text) or unreadable(exc):  # the request went out: the job may exist
+        return "retry", "the answer was cut off or unreadable"
     return "error", summary(text)

@@ -19,7 +19,9 @@ class Fault:
     answering. ``after=True`` processes the request first and then loses the answer (the
     ``status`` or the drop replaces it): a job created whose id never reached the client.
     ``gate`` holds the request until the test sets the event: a POST delayed exactly until
-    another runner has acted.
+    another runner has acted. ``truncate=True`` sends the headers and only half of the body,
+    then closes the connection (an answer cut off); ``body`` replaces the answer's body with
+    these bytes (an answer that does not parse).
     """
 
     method: str
@@ -32,6 +34,8 @@ class Fault:
     drop: bool = False
     after: bool = False
     gate: threading.Event | None = None  # held until the test sets it (at most MAX_GATE_S)
+    truncate: bool = False
+    body: bytes | None = None
     hits: int = 0
 
     def matches(self, method: str, path: str) -> bool:
@@ -62,6 +66,8 @@ class FaultInjector:
         drop: bool = False,
         after: bool = False,
         gate: threading.Event | None = None,
+        truncate: bool = False,
+        body: bytes | None = None,
     ) -> Fault:
         """Register a fault; ``path_regex`` is searched in the path without the query."""
         fault = Fault(
@@ -75,6 +81,8 @@ class FaultInjector:
             drop=drop,
             after=after,
             gate=gate,
+            truncate=truncate,
+            body=body,
         )
         with self._lock:
             self._faults.append(fault)

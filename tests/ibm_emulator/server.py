@@ -121,7 +121,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # no answer at all: the client sees the connection end
             return
         assert reply is not None
-        self._send(reply)
+        if fault is not None and fault.body is not None:
+            reply.body = fault.body
+        self._send(reply, truncate=fault is not None and fault.truncate)
 
     def _route(self, path: str, query: dict[str, list[str]], body: bytes) -> Reply:
         issuer = self.server.issuer
@@ -145,7 +147,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self.server.api.dispatch(request)
         return error(404, f"no route {path}")
 
-    def _send(self, reply: Reply) -> None:
+    def _send(self, reply: Reply, truncate: bool = False) -> None:
         if reply.body is None:
             payload, ctype = b"", None
         elif isinstance(reply.body, bytes):
@@ -159,7 +161,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
-        if payload:
+        if truncate:  # the body stops halfway and the connection ends
+            self.wfile.write(payload[: len(payload) // 2])
+            self.close_connection = True
+        elif payload:
             self.wfile.write(payload)
 
 

@@ -13,12 +13,11 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
+from runner.endpoints import checked_url
 from runner.errors import QrunError
 
 TIMEOUT = 15.0  # seconds per call; GitHub answers in well under one
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 class GitHubError(QrunError):
@@ -39,10 +38,7 @@ class GitHub:
         if not repo or not token:
             return None
         url = environ.get("GITHUB_API_URL", "https://api.github.com").rstrip("/")
-        parts = urlsplit(url)
-        if parts.scheme != "https" and parts.hostname not in LOOPBACK:
-            raise GitHubError(f"GITHUB_API_URL must be https (got {parts.scheme}://…)")
-        return cls(url, repo, token)
+        return cls(checked_url("GITHUB_API_URL", url, GitHubError), repo, token)
 
     def call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
         import urllib.error  # here: urllib.request (with ssl, http, email) costs every plan

@@ -91,3 +91,14 @@ def test_apply_stops_before_any_request_with_an_http_ibm_url(
 
 def test_checked_url_keeps_good_urls_unchanged() -> None:
     assert checked_url("X", "https://a.example/b?c") == "https://a.example/b?c"
+
+
+@pytest.mark.parametrize("url", ["http://api.github.com", "ftp://localhost/api", "file:///etc"])
+def test_github_api_refuses_anything_but_https_or_loopback_http(url: str) -> None:
+    from runner.github_api import GitHub, GitHubError
+
+    env = {"GITHUB_REPOSITORY": "octo/lab", "GITHUB_TOKEN": "ghs_" + "x" * 36}
+    with pytest.raises(GitHubError, match=r"^GITHUB_API_URL must start with https://"):
+        GitHub.from_env({**env, "GITHUB_API_URL": url})
+    for good in ("https://ghe.example/api/v3", "http://127.0.0.2:9", "http://[::1]:9"):
+        assert GitHub.from_env({**env, "GITHUB_API_URL": good}) is not None

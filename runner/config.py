@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runner.deadline import check_below_lease
 from runner.errors import QrunError, UsageError
 
 DOTENV = ".env"
@@ -138,4 +139,6 @@ class Config:
                 f"{reports} links outside the repository (to {reports.resolve()}); qrun "
                 "writes reports only inside it: replace the link with a directory"
             )
-        return cls(repo_root=root, environ=env, limits=Limits.from_env(env))
+        limits = Limits.from_env(env)
+        check_below_lease(env, limits.stale_claim_minutes * 60)  # at the start of every command
+        return cls(repo_root=root, environ=env, limits=limits)

@@ -4,6 +4,10 @@ the IBM emulator over HTTP, faults injected at its HTTP layer."""
 
 from __future__ import annotations
 
+import subprocess
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,3 +47,51 @@ def test_a_garbled_answer_to_a_job_creation_is_looked_up_not_failed(
     run = latest(project, "hw")
     assert run["status"] == "queued" and [j["id"] for j in run["jobs"]] == [job_id]
     assert emu.submissions == 1
+
+
+JOBS = r"^/api/v1/jobs$"
+
+
+# --- #9: the deadline ends before the claim lease; the lease is kept while posting -------
+
+
+def test_a_deadline_longer_than_the_claim_lease_is_refused_naming_both(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QRUN_STALE_CLAIM_MINUTES", "5")
+    monkeypatch.setenv("QRUN_DEADLINE_SECONDS", "600")
+    ran = qrun(capsys, "plan")
+    assert ran.code == 2, ran.text
+    assert "QRUN_DEADLINE_SECONDS (600 s)" in ran.err and "QRUN_STALE_CLAIM_MINUTES" in ran.err
+    monkeypatch.setenv("QRUN_DEADLINE_SECONDS", "240")
+    assert qrun(capsys, "plan").code == 0
+
+
+def test_the_default_deadline_is_shortened_to_end_before_a_short_lease(
+    project: Path,
+    emu: IBMRuntimeEmulator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A POST that never answers: the apply gives up before its claim could be taken over."""
+    use_specs(project, hw=spec_text("hw"))
+    monkeypatch.setenv("QRUN_STALE_CLAIM_MINUTES", "0.1")  # 6 s
+    monkeypatch.setenv("QRUN_IBM_READ_TIMEOUT", "20")
+    gate = threading.Event()
+    emu.faults.add("POST", JOBS, None, gate=gate)
+    try:
+        ran = qrun(capsys, "apply")
+    finally:
+        gate.set()
+    assert ran.code == 1
+    assert "deadline of 5.4 s" in ran.out and "QRUN_STALE_CLAIM_MINUTES = 0.1 min" in ran.out
+    wait_for(lambda: emu.submissions == 1)  # the held POST lands once released
+
+
+def wait_for(done: Callable[[], bool], process: subprocess.Popen[str] | None = None) -> None:
+    """Poll until done (a generous bound; a runner process must still be alive)."""
+    deadline = time.monotonic() + 120
+    while not done():
+        assert process is None or process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "gave up waiting"
+        time.sleep(0.05)

@@ -369,4 +369,5 @@ def failure(job_id: str, status: JobStatus, message: str) -> tuple[JobStatus, st
 
 def settings_from(config: Config) -> IbmSettings:
     """IBM settings for one invocation (one service shared by all IBM targets)."""
-    return IbmSettings(config.environ, config.limits.max_circuits_per_job)
+    limits = config.limits
+    return IbmSettings(config.environ, limits.max_circuits_per_job, limits.stale_claim_minutes * 60)

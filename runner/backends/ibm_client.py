@@ -33,7 +33,12 @@ T = TypeVar("T")
 class IbmSettings:
     """IBM Quantum credentials, endpoint, timeouts and deadline, read once from the environment."""
 
-    def __init__(self, environ: dict[str, str] | Any, max_circuits_per_job: int = 300) -> None:
+    def __init__(
+        self,
+        environ: dict[str, str] | Any,
+        max_circuits_per_job: int = 300,
+        lease_seconds: float = 0.0,
+    ) -> None:
         self.token = environ.get("IBM_QUANTUM_TOKEN", "").strip()
         self.instance = environ.get("IBM_QUANTUM_INSTANCE", "").strip() or None
         self.channel = environ.get("IBM_QUANTUM_CHANNEL", "").strip() or "ibm_quantum_platform"
@@ -42,7 +47,7 @@ class IbmSettings:
             checked_url("IBM_QUANTUM_URL", self.url, CredentialsError)
         self.connect_timeout = seconds_from_env(environ, "QRUN_IBM_CONNECT_TIMEOUT", 10.0)
         self.read_timeout = seconds_from_env(environ, "QRUN_IBM_READ_TIMEOUT", 60.0)
-        self.deadline = Deadline.from_env(environ)
+        self.deadline = Deadline.from_env(environ, lease_seconds)  # ends before a claim lease
         self.max_circuits_per_job = max_circuits_per_job
         self.service: Any = None  # created on first use, then shared by every target
         self.unavailable: str | None = None  # set once the service is down: fail fast after

@@ -12,8 +12,6 @@ import pytest
 from runner.cli import main
 from runner.render_plan import NAMES_SHOWN
 
-pytestmark = pytest.mark.filterwarnings("ignore:The (Sampler|Estimator)V2 class is deprecated")
-
 
 def tree_digest(root: Path) -> dict[str, str]:
     """Every file under root (store included) with its SHA-256."""

@@ -20,8 +20,6 @@ from runner.execute import build_request
 from runner.lock import JobRecord, RunRecord, RunStatus
 from runner.spec.loader import load_spec
 
-pytestmark = pytest.mark.filterwarnings("ignore:The (Sampler|Estimator)V2 class is deprecated")
-
 DELAYS = [0, 20, 40, 70, 100, 140, 200, 280, 400]
 
 

@@ -19,8 +19,6 @@ from tests.test_ibm_backend import (
     use_specs,
 )
 
-pytestmark = pytest.mark.filterwarnings("ignore:The (Sampler|Estimator)V2 class is deprecated")
-
 T1_SPEC = """name = "t1-q0"
 
 [backend]
@@ -52,7 +50,7 @@ def test_t1_spec_validates_applies_and_its_page_shows_the_fit_beside_the_device(
     (t1,) = entry["metrics"]
     device_t1 = load_properties("local:fake_manila").t1(0) * 1e6
     page = (project / "reports" / "t1-q0.md").read_text(encoding="utf-8")
-    (row,) = [line for line in page.splitlines() if line.startswith("| t1-q0 | T1 |")]
+    (row,) = [line for line in page.splitlines() if line.startswith("| t1-q0 | T1 (`t1_us`) |")]
     assert f"{device_t1:.4g}" in row and ("| no |" in row or "| yes |" in row)
     assert "Pinned physical qubits | t1-q0 → 0" in page
     figure = next(line for line in page.splitlines() if "t1 fit of t1-q0" in line)

@@ -16,8 +16,6 @@ import pytest
 from runner.cli import _parser, main
 from runner.output import Output, plural
 
-pytestmark = pytest.mark.filterwarnings("ignore:The (Sampler|Estimator)V2 class is deprecated")
-
 
 def only(project: Path, *names: str) -> None:
     for spec in project.glob("specs/*.toml"):

@@ -34,8 +34,6 @@ from tests.s3_fixtures import (
     S3Setup,
 )
 
-pytestmark = pytest.mark.filterwarnings("ignore:The (Sampler|Estimator)V2 class is deprecated")
-
 NAMES = ("bell", "coherence-fez", "ghz-fidelity", "ghz-sweep", "qaoa-ring", "qft4")
 STORE_LINE = re.compile(r"store: (\d+) uploaded, (\d+) already present")
 

@@ -6,14 +6,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 from runner.cli import main
 from runner.lock import Lock
 from runner.reports.render import ExperimentView, render_reports
 from tests.test_reports import BELL_GHZ, CTX, history_view, table_rows, write_spec
-
-pytestmark = pytest.mark.filterwarnings("ignore:The (Sampler|Estimator)V2 class is deprecated")
 
 BROKEN = """name = "broken"
 [backend]

@@ -16,8 +16,6 @@ from runner.output import EventLog, configure_logs
 from tests.conftest import ROOT, git
 from tests.test_dashboard import BROKEN as INVALID
 
-pytestmark = pytest.mark.filterwarnings("ignore:The (Sampler|Estimator)V2 class is deprecated")
-
 TOKEN = "tok-3f9a1c77e2b54d0e9c1b"  # a made-up credential; it must never be printed
 
 

@@ -11,8 +11,6 @@ import pytest
 
 from tests.test_ibm_backend import FAST, latest, qrun, spec_text, use_specs
 
-pytestmark = pytest.mark.filterwarnings("ignore:The (Sampler|Estimator)V2 class is deprecated")
-
 BROKEN = 'name = "broken"\n[backend]\ntarget = "local:aer"\n[execution]\nshots = -5\n'
 
 

@@ -14,8 +14,6 @@ import pytest
 from runner.cli import main
 from tests.s3_fixtures import S3Setup
 
-pytestmark = pytest.mark.filterwarnings("ignore:The (Sampler|Estimator)V2 class is deprecated")
-
 STORE = Path(".qrun/store")
 
 

@@ -98,7 +98,10 @@ class RunContext:
 
 
 def build_request(
-    spec: Spec, run_id: str, progress: Callable[[str, str], None] = silent
+    spec: Spec,
+    run_id: str,
+    progress: Callable[[str, str], None] = silent,
+    renew: Callable[[], None] = lambda: None,
 ) -> RunRequest:
     return RunRequest(
         name=spec.name,
@@ -112,6 +115,7 @@ def build_request(
         options=spec.execution.options,
         min_qubits=spec.min_qubits or spec.width,
         progress=progress,
+        renew=renew,
     )
 
 
@@ -120,6 +124,37 @@ def check_store(ctx: RunContext, name: str, run_id: str) -> None:
     jobs whose results cannot be stored waste QPU time. StoreError names the bucket."""
     ctx.store.exists("results", keys.run_prefix(name, run_id) + REQUEST_FILE)
     ctx.store.exists("experiments", keys.definition_key(name))
+
+
+@dataclass
+class Claim:
+    """This runner's claim of a run while it submits: the record as last persisted, and its
+    lease, renewed by a pushed update (the push fails if another runner took it over)."""
+
+    ctx: RunContext
+    lock: Lock
+    run: RunRecord
+    renewed: float = field(default_factory=time.monotonic)
+
+    def update(self, **changes: Any) -> None:
+        self.run = self.run.with_(**changes)
+        self.lock = self.lock.upsert(self.run)
+        self.ctx.persist(self.lock)
+
+    def renew(self) -> None:
+        started = time.monotonic()  # the new lease runs from here, not from the push's end
+        self.update(lease_expires=self.ctx.lease_from_now())
+        if not self.ctx.claim(self.lock, self.run):
+            raise ClaimLost(f"{self.lock.name}: run {self.run.id} was taken over by another runner")
+        self.renewed = started
+
+    def keep(self) -> None:
+        """Before each job creation: renewed once half the lease has passed since the last
+        renewal (a long transpile, a slow part of a batch), so no runner takes it over while
+        this one still posts. A lease of 0 (take any claim over at once) is never renewed."""
+        lease = self.ctx.lease.total_seconds()
+        if lease and time.monotonic() - self.renewed >= lease / 2:
+            self.renew()
 
 
 def submit(
@@ -159,62 +194,33 @@ def submit(
     else:  # taking over a stale claim: our name in the record makes the claim push a real CAS
         run = existing.with_(claimed_by=ctx.runner_id, updated=stamp, lease_expires=lease,
                              error=None)  # a deferral mark is ours to clear now  # fmt: skip
-    lock = lock.upsert(run)
-    ctx.persist(lock)
-    if not ctx.claim(lock, run):  # another runner won the push: it submits, we back off
+    claim = Claim(ctx, lock, run)
+    claim.update()
+    if not ctx.claim(claim.lock, run):  # another runner won the push: it submits, we back off
         raise ClaimLost(f"{spec.name}: run {run_id} was claimed by another runner; backing off")
     ctx.phase("build", f"build {plural(len(spec.circuits), 'circuit')}")
-    request = build_request(spec, run_id, ctx.phase)
+    request = build_request(spec, run_id, ctx.phase, claim.keep)
     backend = ctx.backend_for(spec.target)
     adopted, surplus = _found_jobs(ctx, backend, backend.find_jobs(request))
     if surplus:
-        run = run.with_(surplus=surplus)
-        lock = lock.upsert(run)
-        ctx.persist(lock)
+        claim.update(surplus=surplus)
     covered = {cid for j in adopted for cid in j.circuit_ids}
-    if adopted and covered >= {c.circuit_id for c in request.circuits}:
+    complete = bool(adopted) and covered >= {c.circuit_id for c in request.circuits}
+    if adopted:
         ctx.messages.append(
             f"{spec.name}: adopted {len(adopted)} job(s) already submitted for {run_id}"
+            + ("" if complete else "; submitting the missing part(s)")
         )
+    if complete:
         submission = Submission(backend=run.backend or spec.target, jobs=adopted, transpiled={})
     else:  # nothing found, or part of a batch: the backend submits only what is missing
-        if adopted:
-            ctx.messages.append(
-                f"{spec.name}: adopted {len(adopted)} job(s) already submitted for {run_id}; "
-                "submitting the missing part(s)"
-            )
-        run = run.with_(lease_expires=ctx.lease_from_now())  # renewed by a pushed update:
-        lock = lock.upsert(run)  # the push fails if another runner took the claim over
-        ctx.persist(lock)
-        if not ctx.claim(lock, run):
-            raise ClaimLost(f"{spec.name}: run {run_id} was taken over by another runner")
+        claim.renew()
         try:
             submission = backend.submit(request)
-        except ServiceUnavailable:  # not a rejection: the claim stays, its lease released
-            lock = lock.upsert(run.with_(lease_expires=stamp))
-            ctx.persist(lock)
-            raise  # the next apply adopts by tag or submits
-        except CredentialsError:
+        except (BackendError, ClaimLost) as exc:  # jobs may exist: every one is recorded
+            _after_failure(ctx, claim, backend, request, exc)
             raise
-        except SubmissionDeferred as exc:  # the claim stays, marked: the next apply submits
-            ctx.deferred = str(exc)
-            deferred = run.with_(error=DEFERRED_MARK + str(exc), updated=stamp, lease_expires=stamp)
-            lock = lock.upsert(deferred)
-            ctx.persist(lock)
-            raise
-        except BackendError as exc:  # the service (or qrun) refused the run: record why
-            if not isinstance(exc, Rejected) and backend.find_jobs(request):
-                raise
-            failed = run.with_(
-                status=RunStatus.FAILED,
-                error=str(exc),
-                updated=stamp,
-                finished=stamp,
-                lease_expires=None,
-            )
-            lock = lock.upsert(failed)
-            ctx.persist(lock)
-            raise
+    run = claim.run
     ctx.phase("store", "store circuits and ideals")
     doc = request_document(spec, run_id, request.circuits)
     doc["backend"] = submission.backend
@@ -226,14 +232,12 @@ def submit(
         backend=submission.backend,
         updated=stamp,
         error=None,  # a deferral of an earlier apply is over
-        jobs=tuple(
-            JobRecord(j.job_id, j.circuit_ids, JobStatus.QUEUED.value) for j in submission.jobs
-        ),
+        jobs=tuple(_queued(j) for j in submission.jobs),
         transpiled={
             cid: _plain_info(info.__dict__) for cid, info in sorted(submission.transpiled.items())
         },
     )
-    lock = lock.upsert(run)
+    lock = claim.lock.upsert(run)
     ctx.persist(lock)  # job ids are recorded before anything else can fail
     request_obj = ctx.put(
         "results", keys.run_prefix(spec.name, run_id) + REQUEST_FILE, canonical_json(doc)
@@ -248,13 +252,62 @@ def submit(
     return lock
 
 
+def _queued(job: JobRef) -> JobRecord:
+    return JobRecord(job.job_id, job.circuit_ids, JobStatus.QUEUED.value)
+
+
+def _after_failure(
+    ctx: RunContext, claim: Claim, backend: Backend, request: RunRequest, exc: QrunError
+) -> None:
+    """A failed submission may have created jobs (earlier parts of a batch, a lost answer):
+    every job tagged with the run is looked up and recorded. A run the service rejected (or
+    qrun refused before any job existed) fails, its jobs cancelled; after anything else the
+    claim stays, its lease released, and the next apply adopts the jobs found."""
+    stamp, why = format_time(ctx.current_time()), ""
+    try:
+        found: tuple[JobRef, ...] | None = backend.find_jobs(request)
+    except BackendError as lookup:
+        found, why = None, f"; looking its jobs up by tag failed too ({lookup})"
+    known = {j.id for j in claim.run.surplus}  # cancelled when found earlier in this apply
+    kept, extra = split_surplus(tuple(_queued(j) for j in found or () if j.job_id not in known))
+    passing = (ServiceUnavailable, CredentialsError, SubmissionDeferred, ClaimLost)
+    failed = found is not None and not isinstance(exc, passing)
+    failed = failed and (isinstance(exc, Rejected) or not (kept or extra))
+    if failed and (kept or extra):
+        note = "another part of the run was rejected, so the run failed"
+        try:
+            cancelled = cancel_jobs(ctx, backend, kept + extra, lambda job: note)
+        except BackendError as cancel:
+            failed, why = False, f"; cancelling the job(s) found failed ({cancel})"
+        else:
+            kept, extra = cancelled[: len(kept)], cancelled[len(kept) :]
+    if failed:
+        ids = ", ".join(j.id for j in kept + extra)
+        error = f"{exc}; cancelled job(s) {ids} already created for it" if ids else str(exc)
+        claim.update(status=RunStatus.FAILED, error=error, updated=stamp, finished=stamp,
+                     lease_expires=None, jobs=kept, surplus=claim.run.surplus + extra)  # fmt: skip
+        return
+    changes: dict[str, Any] = {"jobs": kept or claim.run.jobs, "surplus": claim.run.surplus + extra}
+    if not isinstance(exc, ClaimLost):  # the other runner's lease is not ours to change
+        changes.update(updated=stamp, lease_expires=stamp)
+    if isinstance(exc, SubmissionDeferred):  # the claim stays, marked: the next apply submits
+        ctx.deferred = str(exc)
+        changes["error"] = DEFERRED_MARK + str(exc)
+    claim.update(**changes)
+    if kept or why:
+        ctx.messages.append(
+            f"{request.name}: run {request.run_id}: {plural(len(kept), 'job')} already created "
+            f"found by tag and recorded{why}; the claim stays: the next apply adopts its jobs "
+            "and submits what is missing"
+        )
+
+
 def _found_jobs(
     ctx: RunContext, backend: Backend, found: tuple[JobRef, ...]
 ) -> tuple[tuple[JobRef, ...], tuple[JobRecord, ...]]:
     """Jobs found by tag: the first for each set of circuits is adopted; any other is a
     surplus (two runners, or a lost answer followed by another try), cancelled and recorded."""
-    records = tuple(JobRecord(j.job_id, j.circuit_ids, JobStatus.QUEUED.value) for j in found)
-    kept, extra = split_surplus(records)
+    kept, extra = split_surplus(tuple(_queued(j) for j in found))
     if not extra:
         return found, ()
     return tuple(j for j in found if j.job_id in {k.id for k in kept}), cancel_surplus(
@@ -266,27 +319,42 @@ def cancel_surplus(
     ctx: RunContext, backend: Backend, extra: tuple[JobRecord, ...], kept: tuple[JobRecord, ...]
 ) -> tuple[JobRecord, ...]:
     """Cancel surplus jobs; those already final keep the status the service reports."""
-    pending = [j.id for j in extra if not JobStatus(j.status).final]
-    finished = set(backend.cancel(pending)) if pending else set()
-    ended = {o.job_id: o for o in backend.collect(sorted(finished))} if finished else {}
-    records = []
-    for job in extra:
+
+    def note(job: JobRecord) -> str:
         twin = next((k.id for k in kept if set(job.circuits) & set(k.circuits)), "another job")
-        note = f"surplus: its circuits are covered by job {twin}"
-        if job.id in ended:
-            outcome = ended[job.id]
-            records.append(JobRecord(job.id, job.circuits, outcome.status.value,
-                                     f"{note}; it had finished before qrun could cancel it",
-                                     outcome.quantum_seconds))  # fmt: skip
-        elif job.id in pending:
-            records.append(JobRecord(job.id, job.circuits, JobStatus.CANCELLED.value,
-                                     f"{note}; cancelled by qrun"))  # fmt: skip
-        else:
-            records.append(job)
+        return f"surplus: its circuits are covered by job {twin}"
+
+    records = cancel_jobs(ctx, backend, extra, note)
     ctx.messages.append(
         f"surplus job(s) {', '.join(j.id for j in extra)} found for circuits already covered: "
         "cancelled and recorded"
     )
+    return records
+
+
+def cancel_jobs(
+    ctx: RunContext,
+    backend: Backend,
+    jobs: tuple[JobRecord, ...],
+    note: Callable[[JobRecord], str],
+) -> tuple[JobRecord, ...]:
+    """Cancel pending jobs, each recorded with its note: cancelled, or as it ended when it
+    had finished before qrun could cancel it."""
+    pending = [j.id for j in jobs if not JobStatus(j.status).final]
+    finished = set(backend.cancel(pending)) if pending else set()
+    ended = {o.job_id: o for o in backend.collect(sorted(finished))} if finished else {}
+    records = []
+    for job in jobs:
+        if job.id in ended:
+            outcome = ended[job.id]
+            records.append(JobRecord(job.id, job.circuits, outcome.status.value,
+                                     f"{note(job)}; it had finished before qrun could cancel it",
+                                     outcome.quantum_seconds))  # fmt: skip
+        elif job.id in pending:
+            records.append(JobRecord(job.id, job.circuits, JobStatus.CANCELLED.value,
+                                     f"{note(job)}; cancelled by qrun"))  # fmt: skip
+        else:
+            records.append(job)
     return tuple(records)
 
 

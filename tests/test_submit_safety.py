@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,19 @@ from typing import Any
 import pytest
 import qiskit_ibm_runtime  # noqa: F401  (main-thread import: see tests/test_ibm_backend.py)
 
+from runner.schedule import parse_time
+from tests.conftest import git
 from tests.ibm_emulator import IBMRuntimeEmulator
-from tests.test_ibm_backend import FAST, latest, qrun, spec_text, use_specs
+from tests.test_ibm_backend import (
+    FAST,
+    ghz_sweep,
+    latest,
+    posted_jobs,
+    qrun,
+    qrun_process,
+    spec_text,
+    use_specs,
+)
 
 
 @pytest.fixture
@@ -49,7 +61,70 @@ def test_a_garbled_answer_to_a_job_creation_is_looked_up_not_failed(
     assert emu.submissions == 1
 
 
+# --- #1: a batch failing on a later part keeps the parts already created ----------------
+
 JOBS = r"^/api/v1/jobs$"
+
+
+def two_parts(project: Path, monkeypatch: pytest.MonkeyPatch, target: str = "ibm_fez") -> None:
+    """A spec of two circuits, one per job: a batch of two parts."""
+    use_specs(project, pair=spec_text("pair", target=target, circuits=ghz_sweep(2, 3)))
+    monkeypatch.setenv("QRUN_MAX_CIRCUITS_PER_JOB", "1")
+
+
+def test_a_rejected_later_part_fails_the_run_and_cancels_the_parts_created(
+    project: Path,
+    emu: IBMRuntimeEmulator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    two_parts(project, monkeypatch)
+    emu.faults.add("POST", JOBS, None)  # the first part is created
+    emu.faults.add("POST", JOBS, 400, message="circuit ghz too deep for ibm_fez")
+    ran = qrun(capsys, "apply")
+    assert ran.code == 1 and emu.faults.pending == []
+    (first,) = emu.jobs.all()
+    assert first.status == "Cancelled"  # nobody pays for half a run
+    run = latest(project, "pair")
+    assert run["status"] == "failed", run
+    assert "too deep" in run["error"] and f"cancelled job(s) {first.id}" in run["error"]
+    assert [(j["id"], j["status"]) for j in run["jobs"]] == [(first.id, "cancelled")]
+    assert "too deep" in ran.out
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"status": None, "drop": True},  # dropped before IBM read it: no job
+        {"status": 400, "message": "You have reached the limit of 1 pending jobs (3458)"},
+    ],
+    ids=["dropped", "pending-cap"],
+)
+def test_a_later_part_lost_to_transport_or_the_cap_keeps_the_first_for_the_next_apply(
+    project: Path,
+    emu: IBMRuntimeEmulator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    fault: dict[str, Any],
+) -> None:
+    two_parts(project, monkeypatch)
+    emu.faults.add("POST", JOBS, None)
+    emu.faults.add("POST", JOBS, **fault)
+    ran = qrun(capsys, "apply")
+    assert emu.faults.pending == []
+    (first,) = emu.jobs.all()
+    run = latest(project, "pair")
+    assert run["status"] == "claimed" and [j["id"] for j in run["jobs"]] == [first.id], run
+    assert first.status != "Cancelled"
+
+    ran = qrun(capsys, "apply")
+    assert ran.code == 0, ran.text
+    assert "adopted 1 job(s)" in ran.out and "submitting the missing part(s)" in ran.out
+    assert posted_jobs(emu) == 3  # the first part, the lost one, the missing one: no second first
+    run = latest(project, "pair")
+    assert run["status"] == "queued" and run["jobs"][0]["id"] == first.id
+    assert [j["circuits"] for j in run["jobs"]] == [["ghz[num_qubits=2]"], ["ghz[num_qubits=3]"]]
+    assert sorted(j.id for j in emu.jobs.all()) == sorted(j["id"] for j in run["jobs"])
 
 
 # --- #9: the deadline ends before the claim lease; the lease is kept while posting -------
@@ -86,6 +161,45 @@ def test_the_default_deadline_is_shortened_to_end_before_a_short_lease(
     assert ran.code == 1
     assert "deadline of 5.4 s" in ran.out and "QRUN_STALE_CLAIM_MINUTES = 0.1 min" in ran.out
     wait_for(lambda: emu.submissions == 1)  # the held POST lands once released
+
+
+def test_the_lease_is_renewed_between_parts_of_a_slow_batch(
+    origin_and_clone: tuple[Path, Path], make_ibm_emulator: Any
+) -> None:
+    """Each part's creation is preceded by a renewal once half the lease has passed: a
+    second runner reading the origin never sees the claim of an owner still posting expire."""
+    bare, project = origin_and_clone
+    emulator = make_ibm_emulator(**FAST)
+    emulator.jobs.hold()
+    use_specs(project, pair=spec_text("pair", circuits=ghz_sweep(2, 3)))
+    git(project, "add", "-A")
+    git(project, "commit", "-m", "a batch of two")
+    git(project, "push")
+    lease = 45.0
+    slow = emulator.faults.add("POST", JOBS, None, delay=lease / 2 + 0.5)  # the first part
+    gate = threading.Event()
+    second = emulator.faults.add("POST", JOBS, None, gate=gate)
+    process = qrun_process(project, "apply", "--push", QRUN_MAX_CIRCUITS_PER_JOB="1",
+                           QRUN_STALE_CLAIM_MINUTES=f"{lease / 60:g}")  # fmt: skip
+    try:
+        wait_for(lambda: slow.hits == 1, process)
+        at_first = origin_run(bare, "pair")
+        wait_for(lambda: second.hits == 1, process)
+        at_second = origin_run(bare, "pair")
+    finally:
+        gate.set()
+        out, err = process.communicate(timeout=120)
+    assert at_first["status"] == at_second["status"] == "claimed"
+    assert parse_time(at_second["lease_expires"]) > parse_time(at_first["lease_expires"])
+    assert process.returncode == 0, out + err
+    run = latest(project, "pair")
+    assert run["status"] == "queued" and len(run["jobs"]) == 2 and emulator.submissions == 2
+
+
+def origin_run(bare: Path, name: str) -> dict[str, Any]:
+    """The latest run of a spec as the origin has it now (what another runner would see)."""
+    text = git(bare, "show", f"main:specs/{name}.lock.toml")
+    return tomllib.loads(text)["runs"][-1]
 
 
 def wait_for(done: Callable[[], bool], process: subprocess.Popen[str] | None = None) -> None:

@@ -39,6 +39,10 @@ def _silent(phase: str, detail: str = "") -> None:
     """Progress nobody watches."""
 
 
+def _unclaimed() -> None:
+    """No claim to keep (a run outside apply's claim protocol)."""
+
+
 @dataclass(frozen=True)
 class RunRequest:
     """Everything a backend needs to execute one run of one spec."""
@@ -55,6 +59,9 @@ class RunRequest:
     min_qubits: int = 1
     # told "transpile", "run" (with a detail such as "submit job 2/3") as the backend goes
     progress: Callable[[str, str], None] = field(default=_silent, compare=False, repr=False)
+    # called by the backend before each job it creates: keeps the run's claim ours while it
+    # posts (renewed once half its lease has passed; raises when another runner took it over)
+    renew: Callable[[], None] = field(default=_unclaimed, compare=False, repr=False)
 
     @property
     def tags(self) -> tuple[str, ...]:

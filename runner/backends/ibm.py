@@ -93,7 +93,8 @@ class IbmBackend:
     def submit(self, request: RunRequest) -> Submission:
         """Transpile to the device's ISA (seeded), pack PUBs into jobs, submit in batch mode if
         several. Parts find_jobs already found (a crash between two submissions of a batch)
-        are kept: only the missing parts are submitted."""
+        are kept: only the missing parts are submitted. The calibration is read before the
+        first job is created, so that no failure after a job exists can lose it."""
         from runner.backends.local import device_calibration
         from runner.backends.transpile import (
             apply_layout_to_observables,
@@ -101,34 +102,30 @@ class IbmBackend:
             two_qubit_edges,
         )
 
+        refs = dict(self._found.pop(request.run_id, {}))
         device = self.device(request.min_qubits)
         count = plural(len(request.circuits), "circuit")
         request.progress("transpile", f"transpile {count} for {device.name}")
         isa, infos = transpile_for(
             request.circuits, device, request.optimization_level, request.seed
         )
+        used = sorted({q for info in infos.values() for q in info.physical_qubits})
+        properties = guard(self.settings, "read calibration", device.properties)
+        calibration = (
+            device_calibration(properties, used, two_qubit_edges(isa)) if properties else {}
+        )
         observables = [
             apply_layout_to_observables(job.observables, circuit) if job.observables else []
             for job, circuit in zip(request.circuits, isa, strict=True)
         ]
-        pubs = make_pubs(request, isa, observables)
-        ids = [c.circuit_id for c in request.circuits]
-        parts = list(
-            zip(
-                chunks(pubs, self.settings.max_circuits_per_job),
-                chunks(ids, self.settings.max_circuits_per_job),
-                strict=True,
-            )
-        )
-        refs = dict(self._found.pop(request.run_id, {}))
-        todo = [i for i in range(len(parts)) if i not in refs]
+        pubs = chunks(make_pubs(request, isa, observables), self.settings.max_circuits_per_job)
+        todo = [i for i in range(len(pubs)) if i not in refs]
         if len(todo) == 1:
             request.progress("run", f"submit job to {device.name}")
             primitive = make_primitive(request, device)
-            if len(parts) > 1:
+            if len(pubs) > 1:
                 primitive.options.environment.job_tags = [*request.tags, f"qrun:part:{todo[0]}"]
-            index = todo[0]
-            refs[index] = self._create(request, index, partial(primitive.run, parts[index][0]))
+            refs[todo[0]] = self._create(request, todo[0], partial(primitive.run, pubs[todo[0]]))
         elif todo:
             from qiskit_ibm_runtime import Batch
 
@@ -138,19 +135,12 @@ class IbmBackend:
                     request.progress("run", f"submit job {n}/{len(todo)} to {device.name}")
                     primitive = make_primitive(request, batch)
                     primitive.options.environment.job_tags = [*request.tags, f"qrun:part:{index}"]
-                    refs[index] = self._create(
-                        request, index, partial(primitive.run, parts[index][0])
-                    )
+                    refs[index] = self._create(request, index, partial(primitive.run, pubs[index]))
             finally:
                 # Stop accepting jobs (the ones in the batch run either way). An open batch
                 # expires by itself: never lose the job ids over failing to close it.
                 with suppress(BackendError):
                     guard(self.settings, "close the batch", batch.close)
-        used = sorted({q for info in infos.values() for q in info.physical_qubits})
-        properties = guard(self.settings, "read calibration", device.properties)
-        calibration = (
-            device_calibration(properties, used, two_qubit_edges(isa)) if properties else {}
-        )
         return Submission(
             backend=device.name,
             jobs=tuple(refs[i] for i in sorted(refs)),
@@ -163,12 +153,14 @@ class IbmBackend:
         self.device(min_qubits)
 
     def _create(self, request: RunRequest, part: int, run: Any) -> JobRef:
-        """POST one job, exactly once: after an answer that never came, the job is looked up
-        by its tags; found, it is the job; not found, the claim stays for the next apply."""
+        """POST one job, exactly once, while the claim is ours (request.renew): after an
+        answer that never came, the job is looked up by its tags; found, it is the job; not
+        found, the claim stays for the next apply."""
+        request.renew()
         try:
             job = guard(self.settings, "submit the job", run, create=True)
         except SubmitUncertain as exc:
-            found = self._by_part(request).get(part)
+            found = first_per_part(self._tagged(request)).get(part)
             if found is not None:
                 return found
             raise ServiceUnavailable(
@@ -183,17 +175,8 @@ class IbmBackend:
         submit must not submit twice; a part found twice is the caller's surplus). Both tags:
         run ids are not unique across specs."""
         refs = self._tagged(request)
-        by_part: dict[int, JobRef] = {}
-        for part, ref in refs:  # a duplicated part keeps its first job
-            by_part.setdefault(part, ref)
-        self._found[request.run_id] = by_part
+        self._found[request.run_id] = first_per_part(refs)
         return tuple(ref for _, ref in refs)
-
-    def _by_part(self, request: RunRequest) -> dict[int, JobRef]:
-        by_part: dict[int, JobRef] = {}
-        for part, ref in self._tagged(request):
-            by_part.setdefault(part, ref)
-        return by_part
 
     def _tagged(self, request: RunRequest) -> list[tuple[int, JobRef]]:
         """(part, job) of every job carrying the run's tags, oldest first."""
@@ -305,15 +288,19 @@ class IbmBackend:
         left = usage.get("usage_remaining_seconds")
         return (float(left) if left is not None else None), plan_id
 
-    def remaining_seconds(self) -> float | None:
-        """QPU seconds left on the instance, when the service reports a limit."""
-        return self.quota()[0]
-
 
 def part_of(tags: Sequence[str]) -> int:
     """The batch part a job carries (qrun:part:<i>); a single-job run is part 0."""
     tag = next((t for t in tags if t.startswith("qrun:part:")), "qrun:part:0")
     return int(tag.rsplit(":", 1)[1])
+
+
+def first_per_part(found: Sequence[tuple[int, JobRef]]) -> dict[int, JobRef]:
+    """Each part's oldest job: a part found twice keeps its first (the other is surplus)."""
+    by_part: dict[int, JobRef] = {}
+    for part, ref in found:
+        by_part.setdefault(part, ref)
+    return by_part
 
 
 def _backend_or_none(backend: IbmBackend, name: str) -> Any:

@@ -21,7 +21,7 @@ from runner.execute import (
 )
 from runner.lock import JobRecord, Lock, ObjectRecord, RunRecord, RunStatus
 from runner.output import plural
-from runner.schedule import format_time
+from runner.schedule import format_time, parse_time
 from runner.spec.model import Spec
 from runner.stores import keys
 from runner.stores.base import sha256_hex
@@ -115,7 +115,8 @@ def collect(ctx: RunContext, lock: Lock, run: RunRecord, spec: Spec | None = Non
         for cid in job.circuits:
             results[cid] = (job.id, outcome.result_json)
     ctx.phase("analyse", f"analyse {plural(len(request_doc['circuits']), 'circuit')}")
-    analysis = analyse_run(request_doc, jobs, results, run)
+    calibration = ran_under(request_doc, outcomes.get(jobs[0].id))
+    analysis = analyse_run(request_doc, jobs, results, run, calibration)
     analysis_obj = ctx.put(
         "results", keys.analysis_key(lock.name, run.id), canonical_json(analysis)
     )
@@ -150,8 +151,6 @@ def _finished_at(outcomes: list[JobOutcome | None], created: str, default: str) 
     """When the run ended: the latest job end the backend reported (the service's finished
     timestamp, the local simulator's measured end), else (or when that is unreadable or
     before the run was created) the collection time."""
-    from runner.schedule import parse_time
-
     ends = [o.finished_at for o in outcomes if o is not None and o.finished_at]
     try:
         latest = max(parse_time(e) for e in ends) if ends else None
@@ -159,6 +158,30 @@ def _finished_at(outcomes: list[JobOutcome | None], created: str, default: str) 
     except (TypeError, ValueError):
         return default
     return format_time(latest) if latest is not None and latest >= start else default
+
+
+def ran_under(request_doc: dict[str, Any], first: JobOutcome | None) -> dict[str, Any] | None:
+    """The calibration the run ran under: the device's properties as of its first job's start
+    (a run of several jobs is described by its first), for the qubits and couplers of the
+    submission's. None when the backend reads none (local: the submission's is the fake
+    device's fixed one). When the read failed, the submission's, saying so."""
+    from runner.backends.local import device_calibration
+
+    if first is None or (first.properties is None and first.properties_error is None):
+        return None
+    submitted = request_doc.get("calibration") or {}
+    if first.properties is None:
+        note = f"reading the calibration as the job ran failed: {first.properties_error}"
+        return {**submitted, "taken": "submission", "note": note} if submitted else {}
+    transpiled = (request_doc.get("transpiled") or {}).values()
+    used = sorted({q for t in transpiled for q in t.get("physical_qubits") or ()})
+    edges = [tuple(g["qubits"]) for g in submitted.get("two_qubit_gates") or ()]
+    if not submitted:  # no submission record of the couplers: the device's among used qubits
+        edges = [tuple(g.qubits) for g in first.properties.gates
+                 if len(g.qubits) == 2 and set(g.qubits) <= set(used)]  # fmt: skip
+    calibration = device_calibration(first.properties, used, edges)
+    as_of = format_time(parse_time(first.started_at)) if first.started_at else None
+    return {**calibration, "taken": "collection", "as_of": as_of}
 
 
 def _dedupe(objects: list[ObjectRecord]) -> list[ObjectRecord]:
@@ -181,8 +204,10 @@ def analyse_run(
     jobs: tuple[JobRecord, ...],
     results: dict[str, tuple[str, str]],
     run: RunRecord,
+    calibration: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """analysis.json: per-circuit analyses and the run's headline metric."""
+    """analysis.json: per-circuit analyses and the run's headline metric, beside
+    `calibration` (the one the run ran under; by default the submission's)."""
     from runner.analysis.metrics import analyse_estimator, analyse_sampler, headline
     from runner.analysis.record import decode_record
 
@@ -230,7 +255,9 @@ def analyse_run(
     top = headline(analyses)
     records = [a.to_json() for a in analyses]
     groups = entry_groups(request_doc["circuits"])
-    calibration = request_doc.get("calibration", {})
+    if calibration is None:
+        submitted = request_doc.get("calibration") or {}
+        calibration = {**submitted, "taken": "submission"} if submitted else {}
     return {
         "version": 1,
         "analysis_version": ANALYSIS_VERSION,

@@ -3,9 +3,10 @@
 analysis.json records the `analysis_version` that produced it. When the analysis changes
 (a fix to a metric, an interval, the way counts are joined), the version is bumped, and
 `qrun report` / `qrun apply` re-derive every older analysis from what the store already
-holds: the run's request.json (circuits, registers, ideals) and each job's raw result of
-record. No call to the service is made. A run whose raw results are not in this store keeps
-its stored analysis, with a note saying why it was not re-derived.
+holds: the run's request.json (circuits, registers, ideals), each job's raw result of
+record and the calibration read at collection (kept from the stored analysis). No call to
+the service is made. A run whose raw results are not in this store keeps its stored
+analysis, with a note saying why it was not re-derived.
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ from typing import Any
 from runner.lock import Lock, RunRecord
 from runner.stores import keys
 
-ANALYSIS_VERSION = 5
+ANALYSIS_VERSION = 6
 """1: registers joined alphabetically, bootstrap interval, no ideal for dynamic circuits.
 2: declaration-order registers, exact dynamic ideals, coverage-measured interval, ceiling.
 3: circuits with delays (T1/T2 sweeps) get their ideal: a delay is the noiseless identity.
 4: intervals for the total variation distance and the estimator's mean |⟨O⟩ − ideal|; each
    observable's measured − ideal with its interval instead of a deviation in std errors.
 5: the total variation interval to a one-outcome ideal is the binomial one it equals; no
-   per-circuit heavy-output pass/fail (the quantum-volume verdict is over circuits)."""
+   per-circuit heavy-output pass/fail (the quantum-volume verdict is over circuits).
+6: the calibration says when it was taken ("taken": "collection", as of the job's start on
+   the device, or "submission"); older analyses had the submission's."""
 
 
 def analysis_version(doc: dict[str, Any]) -> int:
@@ -42,7 +45,9 @@ def current(store: Any, lock: Lock, run: RunRecord, doc: dict[str, Any]) -> dict
     from runner.collect import analyse_run
 
     request_doc, results = found
-    return analyse_run(_with_dynamic_ideals(request_doc), run.jobs, results, run)
+    stored = doc.get("calibration") or {}  # read from the service at collection: kept
+    calibration = stored if "taken" in stored else None
+    return analyse_run(_with_dynamic_ideals(request_doc), run.jobs, results, run, calibration)
 
 
 def _stored_inputs(

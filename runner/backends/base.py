@@ -112,6 +112,9 @@ class JobOutcome:
     quantum_seconds: float | None = None
     queue_length: int | None = None
     finished_at: str | None = None  # when the job ended (UTC, lock-file format), if known
+    started_at: str | None = None  # when it started running on the device (the service's)
+    properties: Any = None  # the device's calibration as of started_at (IBM: BackendProperties)
+    properties_error: str | None = None  # why properties could not be read
 
 
 class Backend(Protocol):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from contextlib import suppress
+from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar
 
@@ -46,6 +47,7 @@ class IbmBackend:
         self.settings, self.target = settings, target
         self._backends: dict[str, Any] = {}
         self._found: dict[str, dict[int, JobRef]] = {}  # run id -> part -> job, by find_jobs
+        self._calibrations: dict[tuple[str, str], Any] = {}  # (device, start) -> properties
 
     @property
     def service(self) -> Any:
@@ -219,7 +221,8 @@ class IbmBackend:
         from runner.analysis.record import encode_primitive_result
 
         pending = self.pending_listing()
-        outcomes = []
+        outcomes: list[JobOutcome] = []
+        ran: dict[str, Any] = {}  # job id -> the client's job, of each completed one
         for job_id in job_ids:
             if job_id in pending:
                 job = pending[job_id]
@@ -236,22 +239,54 @@ class IbmBackend:
                 usage = (metrics or {}).get("usage", {})
                 seconds = usage.get("quantum_seconds", usage.get("qpu_charge_time_seconds"))
                 text = encode_primitive_result(v2_shaped(result))  # registers as received
+                times = (metrics or {}).get("timestamps") or {}
                 outcomes.append(
                     JobOutcome(
                         job_id,
                         status,
                         result_json=text,
                         quantum_seconds=float(seconds) if seconds is not None else None,
-                        finished_at=(metrics or {}).get("timestamps", {}).get("finished"),
+                        finished_at=times.get("finished"),
+                        started_at=times.get("running") or times.get("created"),
                     )
                 )
+                ran[job_id] = job
             elif status in (JobStatus.FAILED, JobStatus.CANCELLED):
                 message = guard(self.settings, f"read the error of {job_id}", job.error_message)
                 status, reason = failure(job_id, status, self.settings.scrub(message or ""))
                 outcomes.append(JobOutcome(job_id, status, reason=reason))
             else:
                 outcomes.append(JobOutcome(job_id, status, queue_length=self.queue_length(job)))
-        return outcomes
+        # calibrations are read last: a failed read costs no job its result
+        return [
+            self._with_calibration(o, ran[o.job_id]) if o.job_id in ran else o for o in outcomes
+        ]
+
+    def _with_calibration(self, outcome: JobOutcome, job: Any) -> JobOutcome:
+        """The outcome with the device's properties as of the job's start (the service's
+        `running` time, else `created`): what the job ran under, as `job.properties()` gives
+        it but without its second metrics request. One request per device and start time
+        per pass; a failure is recorded in the outcome, never raised."""
+        from runner.schedule import parse_time
+
+        device = job.backend()
+        if device is None or not outcome.started_at:
+            return replace(outcome, properties_error="the service gave no start time or device")
+        key = (device.name, outcome.started_at)
+        if key not in self._calibrations:
+            try:
+                when = parse_time(outcome.started_at)
+                self._calibrations[key] = guard(
+                    self.settings,
+                    f"read the calibration of {device.name} as of {outcome.started_at}",
+                    partial(device.properties, datetime=when),
+                )
+            except (BackendError, ValueError) as exc:
+                return replace(outcome, properties_error=str(exc))
+        properties = self._calibrations[key]
+        if properties is None:
+            return replace(outcome, properties_error=f"{device.name} reported no calibration")
+        return replace(outcome, properties=properties)
 
     def queue_length(self, job: Any) -> int | None:
         """The queue length of the job's backend (IBM no longer gives a per-job position), read

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from runner.inputs import Inputs
     from runner.spec.model import Spec
 
-RENDER_VERSION = 15
+RENDER_VERSION = 16
 MARKER = "<!-- qrun:digest {} -->"
 _MARKER_RE = re.compile(r"<!-- qrun:digest ([0-9a-f]{64}) -->")
 

@@ -103,7 +103,13 @@ class RuntimeAPI:
                 return Reply(200, as_mock(backend.configuration, backend.name))
             return Reply(200, backend.configuration)
         if which == "properties":
-            return Reply(200, backend.properties)
+            before = _when(request.arg("updated_before"))
+            if before is None:
+                return Reply(200, backend.properties)
+            snapshot = backend.properties_before(before)
+            if snapshot is None:
+                return error(404, f"No properties of {name} before {before.isoformat()}", 1216)
+            return Reply(200, snapshot)
         return Reply(200, backend.status_doc(self._pending_on(name)))
 
     def consumed_seconds(self) -> int:
@@ -292,7 +298,7 @@ class RuntimeAPI:
 
 
 def _when(text: str | None) -> datetime | None:
-    """Parse a ``created_after``/``created_before`` timestamp (ISO 8601)."""
+    """Parse a ``created_after``/``created_before``/``updated_before`` timestamp (ISO 8601)."""
     if not text:
         return None
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -4,6 +4,10 @@
 verbatim, so the client builds the same ``Target`` it would for the real device. The
 device name comes from those files (``fake_fez`` serves as ``ibm_fez``). Each device also
 has a mock twin (``mock_fez``), where the client sends ``dry_run`` jobs.
+
+Like the real service, a device keeps a calibration history: the shipped properties are its
+first snapshot, ``recalibrate`` adds newer ones, ``/properties`` serves the newest, and
+``/properties?updated_before=<time>`` the newest one dated at or before that time.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ import importlib.util
 import json
 import re
 import threading
+from copy import deepcopy
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -45,9 +51,38 @@ class EmulatedBackend:
         return _load_one(self.directory, "conf_")
 
     @cached_property
+    def snapshots(self) -> list[dict[str, Any]]:
+        """Calibration snapshots, oldest first: the props_*.json document, then each
+        ``recalibrate``."""
+        return [_load_one(self.directory, "props_")]
+
+    @property
     def properties(self) -> dict[str, Any]:
-        """The props_*.json document (cached, served verbatim)."""
-        return _load_one(self.directory, "props_")
+        """The newest calibration snapshot (at first the shipped document, verbatim)."""
+        with self._lock:
+            return self.snapshots[-1]
+
+    def properties_before(self, moment: datetime) -> dict[str, Any] | None:
+        """The newest snapshot dated at or before ``moment`` (None when all are newer)."""
+        with self._lock:
+            older = [s for s in self.snapshots if _dated(s["last_update_date"]) <= moment]
+        return older[-1] if older else None
+
+    def recalibrate(
+        self, qubits: dict[int, dict[str, float]], at: datetime | None = None
+    ) -> dict[str, Any]:
+        """Add a snapshot dated ``at`` (default now): the newest one with these qubit
+        properties changed, e.g. ``{0: {"T1": 12.5, "readout_error": 0.2}}`` (T1/T2 in µs)."""
+        stamp = (at or datetime.now(UTC)).isoformat()
+        with self._lock:
+            snapshot = deepcopy(self.snapshots[-1])
+            snapshot["last_update_date"] = stamp
+            for qubit, values in qubits.items():
+                for item in snapshot["qubits"][qubit]:
+                    if item["name"] in values:
+                        item.update(value=values[item["name"]], date=stamp)
+            self.snapshots.append(snapshot)
+        return snapshot
 
     @property
     def name(self) -> str:
@@ -112,6 +147,12 @@ def as_mock(doc: dict[str, Any], device: str) -> dict[str, Any]:
     else:
         out.update(name=mock_name(device), **{"class": "mock"})
     return out
+
+
+def _dated(text: str) -> datetime:
+    """A snapshot's last_update_date as an aware datetime."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _load_one(directory: Path, prefix: str) -> dict[str, Any]:

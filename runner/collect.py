@@ -116,6 +116,10 @@ def collect(ctx: RunContext, lock: Lock, run: RunRecord, spec: Spec | None = Non
             results[cid] = (job.id, outcome.result_json)
     ctx.phase("analyse", f"analyse {plural(len(request_doc['circuits']), 'circuit')}")
     calibration = ran_under(request_doc, outcomes.get(jobs[0].id))
+    if calibration and calibration.get("note"):
+        ctx.messages.append(
+            f"{lock.name}: run {run.id}: {calibration['note']}; kept the submission's"
+        )
     analysis = analyse_run(request_doc, jobs, results, run, calibration)
     analysis_obj = ctx.put(
         "results", keys.analysis_key(lock.name, run.id), canonical_json(analysis)

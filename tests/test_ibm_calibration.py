@@ -17,7 +17,16 @@ import qiskit_ibm_runtime  # noqa: F401  (main-thread import: see tests/test_ibm
 from runner.lock import read_lock, write_lock
 from runner.schedule import format_time
 from tests.ibm_emulator import IBMRuntimeEmulator
-from tests.test_ibm_backend import FAST, analysis_of, latest, qrun, spec_text, stored, use_specs
+from tests.test_ibm_backend import (
+    FAST,
+    analysis_of,
+    ghz_sweep,
+    latest,
+    qrun,
+    spec_text,
+    stored,
+    use_specs,
+)
 
 B = {"T1": 321.0, "readout_error": 0.375}  # calibration B of the run's first qubit
 
@@ -68,6 +77,7 @@ def test_a_job_that_ran_after_a_recalibration_is_reported_with_the_new_calibrati
     assert row_of(calibration, qubit)["t1_us"] == pytest.approx(B["T1"])
     assert row_of(calibration, qubit)["readout_error"] == pytest.approx(B["readout_error"])
     assert calibration["taken"] == "collection" and calibration["as_of"] == started
+    assert run["finished"] == format_time(emulator.jobs[job_id].finished)  # the service's time
     assert row_of(request_of(project, run)["calibration"], qubit) == a  # submission kept as was
     (asked,) = properties_requests(emulator)  # one read, as of the job's start
     assert format_time(_moment(asked.query["updated_before"][0])) == started
@@ -95,6 +105,36 @@ def test_a_job_that_ran_before_a_recalibration_keeps_the_calibration_it_ran_unde
     assert calibration["as_of"] == format_time(emulator.jobs[job_id].running)
 
 
+def test_a_batch_is_described_by_the_calibration_its_first_job_ran_under(
+    project: Path,
+    make_ibm_emulator: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("QRUN_MAX_CIRCUITS_PER_JOB", "1")
+    emulator = make_ibm_emulator(**FAST)
+    emulator.jobs.hold()
+    use_specs(project, hw=spec_text("hw", circuits=ghz_sweep(2, 3)))
+    assert qrun(capsys, "apply").code == 0
+    run = latest(project, "hw")
+    first, second = (j["id"] for j in run["jobs"])
+    submitted = request_of(project, run)["calibration"]
+    qubit = submitted["qubits"][0]["qubit"]
+    emulator.jobs.force(first, "Completed")  # the first job ran under A
+    emulator.backends["ibm_fez"].recalibrate({qubit: B})  # the second runs under B
+    emulator.jobs.release()
+    emulator.clear_requests()
+    assert qrun(capsys, "apply").code == 0
+
+    run = latest(project, "hw")
+    assert run["status"] == "completed"
+    calibration = analysis_of(project, run)["calibration"]
+    assert row_of(calibration, qubit) == row_of(submitted, qubit)
+    assert calibration["as_of"] == format_time(emulator.jobs[first].running)
+    starts = {emulator.jobs[j].running for j in (first, second)}
+    assert 1 <= len(properties_requests(emulator)) <= len(starts)  # one per start at most
+
+
 def test_a_failed_calibration_read_still_collects_with_the_submission_calibration(
     project: Path, make_ibm_emulator: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -105,6 +145,7 @@ def test_a_failed_calibration_read_still_collects_with_the_submission_calibratio
     emulator.jobs.release()
     ran = qrun(capsys, "apply")
     assert ran.code == 0, ran.text
+    assert "reading the calibration as the job ran failed" in ran.text  # said, not only stored
 
     run = latest(project, "hw")
     assert run["status"] == "completed"

@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from runner.backends.base import JobOutcome, JobRef, JobStatus, RunRequest, Submission
-from runner.backends.ibm_client import IbmSettings, guard, service_for
+from runner.backends.ibm_client import LATER, IbmSettings, guard, service_for
 from runner.backends.primitives import make_primitive, make_pubs, v2_shaped
 from runner.config import Config
 from runner.errors import BackendError, ServiceUnavailable, SubmitUncertain
@@ -282,7 +282,7 @@ class IbmBackend:
                     partial(device.properties, datetime=when),
                 )
             except (BackendError, ValueError) as exc:
-                return replace(outcome, properties_error=str(exc))
+                return replace(outcome, properties_error=str(exc).removesuffix("; " + LATER))
         properties = self._calibrations[key]
         if properties is None:
             return replace(outcome, properties_error=f"{device.name} reported no calibration")

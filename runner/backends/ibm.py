@@ -221,7 +221,7 @@ class IbmBackend:
         from runner.analysis.record import encode_primitive_result
 
         pending = self.pending_listing()
-        outcomes: list[JobOutcome] = []
+        outcomes = []
         ran: dict[str, Any] = {}  # job id -> the client's job, of each completed one
         for job_id in job_ids:
             if job_id in pending:
@@ -257,36 +257,29 @@ class IbmBackend:
                 outcomes.append(JobOutcome(job_id, status, reason=reason))
             else:
                 outcomes.append(JobOutcome(job_id, status, queue_length=self.queue_length(job)))
-        # calibrations are read last: a failed read costs no job its result
-        return [
-            self._with_calibration(o, ran[o.job_id]) if o.job_id in ran else o for o in outcomes
-        ]
+        # read last (a failure costs no job its result; it is noted, never raised)
+        return [self._with_calibration(o, ran[o.job_id]) if o.job_id in ran else o
+                for o in outcomes]  # fmt: skip
 
     def _with_calibration(self, outcome: JobOutcome, job: Any) -> JobOutcome:
-        """The outcome with the device's properties as of the job's start (the service's
-        `running` time, else `created`): what the job ran under, as `job.properties()` gives
-        it but without its second metrics request. One request per device and start time
-        per pass; a failure is recorded in the outcome, never raised."""
+        """With the device's properties as of the job's start (`running`, else `created`): as
+        job.properties() but with no second metrics request; once per device and start."""
         from runner.schedule import parse_time
 
-        device = job.backend()
-        if device is None or not outcome.started_at:
+        device, start = job.backend(), outcome.started_at
+        if device is None or not start:
             return replace(outcome, properties_error="the service gave no start time or device")
-        key = (device.name, outcome.started_at)
+        key = (device.name, start)
         if key not in self._calibrations:
+            what = f"read the calibration of {device.name} as of {start}"
             try:
-                when = parse_time(outcome.started_at)
-                self._calibrations[key] = guard(
-                    self.settings,
-                    f"read the calibration of {device.name} as of {outcome.started_at}",
-                    partial(device.properties, datetime=when),
-                )
+                read = partial(device.properties, datetime=parse_time(start))
+                self._calibrations[key] = guard(self.settings, what, read)
             except (BackendError, ValueError) as exc:
                 return replace(outcome, properties_error=str(exc).removesuffix("; " + LATER))
-        properties = self._calibrations[key]
-        if properties is None:
+        if self._calibrations[key] is None:
             return replace(outcome, properties_error=f"{device.name} reported no calibration")
-        return replace(outcome, properties=properties)
+        return replace(outcome, properties=self._calibrations[key])
 
     def queue_length(self, job: Any) -> int | None:
         """The queue length of the job's backend (IBM no longer gives a per-job position), read

@@ -23,7 +23,7 @@ from runner.reports import figures as fig
 from runner.reports import fit_figures, fits_view
 from runner.reports.digest import page_digest, read_digest
 from runner.reports.drift import Alert, drift_alerts
-from runner.reports.markdown import FILTERS, date, duration
+from runner.reports.markdown import FILTERS, duration
 from runner.reports.sweeps import sweep_figures
 from runner.spec.model import Spec
 
@@ -145,18 +145,8 @@ def _calibration(doc: Mapping[str, Any], transpiled: Mapping[str, Any]) -> dict[
         g for g in cal.get("two_qubit_gates", ()) if not used or set(g.get("qubits", ())) <= used
     ]
     shown = qubits[:MAX_CALIBRATION_ROWS], gates[:MAX_CALIBRATION_ROWS]
-    return {**cal, "qubits": shown[0], "gates": shown[1], "taken_text": _taken(cal),
+    return {**cal, "qubits": shown[0], "gates": shown[1],
             "hidden": len(qubits) + len(gates) - len(shown[0]) - len(shown[1])}  # fmt: skip
-
-
-def _taken(cal: Mapping[str, Any]) -> str:
-    """When the calibration shown was read: as the job ran, or (older runs, local ones, or a
-    failed read at collection) at submission."""
-    if cal.get("taken") == "collection":
-        return f"as the job ran (the device's properties as of its start, {date(cal.get('as_of'))})"
-    if cal.get("note"):
-        return f"taken at submission ({cal['note']})"
-    return "taken at submission"
 
 
 def _results(

@@ -121,6 +121,7 @@ def collect(ctx: RunContext, lock: Lock, run: RunRecord, spec: Spec | None = Non
             f"{lock.name}: run {run.id}: {calibration['note']}; kept the submission's"
         )
     analysis = analyse_run(request_doc, jobs, results, run, calibration)
+    analysis["device_timing"] = device_timing([outcomes.get(j.id) for j in jobs])
     analysis_obj = ctx.put(
         "results", keys.analysis_key(lock.name, run.id), canonical_json(analysis)
     )
@@ -162,6 +163,22 @@ def _finished_at(outcomes: list[JobOutcome | None], created: str, default: str) 
     except (TypeError, ValueError):
         return default
     return format_time(latest) if latest is not None and latest >= start else default
+
+
+def device_timing(outcomes: list[JobOutcome | None]) -> dict[str, str] | None:
+    """When the run's jobs were created, started and finished on the service, by its own
+    timestamps (earliest created and start, latest finish): how long the run queued and ran
+    on the device, apart from qrun's transpiling and polling. None when it reports none."""
+    stamps: dict[str, list[str]] = {}
+    for outcome in outcomes:
+        for key, value in (outcome.timestamps if outcome else {}).items():
+            try:
+                stamps.setdefault(key, []).append(format_time(parse_time(value)))
+            except (TypeError, ValueError):
+                continue  # an unreadable stamp is left out, not guessed
+    pick = {"created": min, "running": min, "finished": max}
+    timing = {key: pick[key](values) for key, values in sorted(stamps.items()) if key in pick}
+    return timing or None
 
 
 def ran_under(request_doc: dict[str, Any], first: JobOutcome | None) -> dict[str, Any] | None:

@@ -54,3 +54,31 @@ def test_a_collect_pass_costs_the_same_for_any_number_of_pending_jobs(
     assert finishing.count("GET /jobs") == 1
     assert finishing.count("GET /jobs/{id}/results") == pending  # each finished job, once
     assert latest(project, "hw")["status"] == "completed"
+
+
+def test_a_run_shows_how_long_it_queued_and_ran_by_the_services_timestamps(
+    project: Path, make_ibm_emulator: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Durations come from IBM's created, running and finished times, not qrun's clock."""
+    from datetime import timedelta
+
+    from runner.schedule import format_time
+    from tests.test_ibm_backend import analysis_of
+
+    emulator = make_ibm_emulator(**FAST)
+    emulator.jobs.hold()
+    use_specs(project, hw=spec_text("hw"))
+    assert qrun(capsys, "apply").code == 0
+    job_id = latest(project, "hw")["jobs"][0]["id"]
+    job = emulator.jobs[job_id]
+    job.created -= timedelta(minutes=5, seconds=7)  # it waited in IBM's queue
+    emulator.jobs.release()
+    assert qrun(capsys, "apply").code == 0
+
+    run = latest(project, "hw")
+    timing = analysis_of(project, run)["device_timing"]
+    assert timing == {"created": format_time(job.created), "running": format_time(job.running),
+                      "finished": format_time(job.finished)}  # fmt: skip
+    page = (project / "reports" / "hw.md").read_text(encoding="utf-8")
+    assert "On the device, by the service's timestamps:" in page
+    assert "queued 5m 0" in page and ", ran " in page

@@ -115,6 +115,8 @@ class JobOutcome:
     started_at: str | None = None  # when it started running on the device (the service's)
     properties: Any = None  # the device's calibration as of started_at (IBM: BackendProperties)
     properties_error: str | None = None  # why properties could not be read
+    timestamps: Mapping[str, str] = field(default_factory=dict)  # the service's created, running
+    # and finished times of the job, as it reported them (IBM); empty for local jobs
 
 
 class Backend(Protocol):

@@ -24,6 +24,7 @@ from runner.output import plural
 __all__ = ["IbmBackend", "IbmSettings", "available_backends", "service_for", "settings_from"]
 
 T = TypeVar("T")
+TIMES = ("created", "running", "finished")  # the job timestamps the service reports
 LISTING_LIMIT = 10_000  # pages of the service's largest size, not of the client's 20
 STATUS = {
     "INITIALIZING": JobStatus.QUEUED,
@@ -248,6 +249,7 @@ class IbmBackend:
                         quantum_seconds=float(seconds) if seconds is not None else None,
                         finished_at=times.get("finished"),
                         started_at=times.get("running") or times.get("created"),
+                        timestamps={k: str(times[k]) for k in TIMES if times.get(k)},
                     )
                 )
                 ran[job_id] = job

@@ -200,3 +200,19 @@ def test_one_quantity_at_several_points_is_named_once_so_every_point_fits() -> N
     title = " ".join("".join(e.itertext()) for e in root.iter("{http://www.w3.org/2000/svg}text"))
     assert title.count("Mean heavy-output probability") == 1
     assert "width=4 0.826 [0.746, 0.906]" in title and "…" not in title
+
+
+def test_points_with_an_asymmetric_interval_get_asymmetric_bars_inside_it() -> None:
+    """A readout error of 0.0005 has the interval [0.00014, 0.0021]: the bar must not dip
+    below 0 as y ± 1.96 se did."""
+    from runner.fits.data import EntryData
+    from runner.fits.readout import readout
+    from runner.reports.fit_figures import fit_plot
+
+    circuits = [{"params": {"state": "0"}, "counts": {"0": 1000}},
+                {"params": {"state": "1"}, "counts": {"1": 999, "0": 1}}]  # fmt: skip
+    result = readout(EntryData("ro", "readout", (4,), circuits, {})).to_json()
+    (series,) = result["series"]
+    (metric,) = result["metrics"]
+    assert series["bounds"] == [[metric["low"], metric["high"]]] and metric["low"] >= 0
+    assert y_ticks(fit_plot("ro (readout)", result))[0] >= 0.0  # the axis holds no negative bar

@@ -24,6 +24,7 @@ def readout(data: EntryData) -> EntryResult:
     width = len(str(data.circuits[0]["params"]["state"]))
     metrics, params, reported, missing = [], [], [], []
     xs, ys, errs, ref_x, ref_y = [], [], [], [], []
+    bounds: list[tuple[float, float]] = []
     for q in range(width):
         flips = {"0": [0, 0], "1": [0, 0]}  # prepared bit -> [wrong reads, shots]
         for c in data.circuits:
@@ -47,6 +48,7 @@ def readout(data: EntryData) -> EntryResult:
         xs.append(float(physical))
         ys.append(value)
         errs.append(se)
+        bounds.append((low, high))
         row_value = data.qubit_calibration(physical).get("readout_error")
         if row_value is not None and data.layout:
             reported.append(Reported(metric.name, (physical,), metric, float(row_value),
@@ -60,7 +62,7 @@ def readout(data: EntryData) -> EntryResult:
         analysis="readout", version=VERSION, entry=data.entry, layout=data.layout,
         metrics=tuple(metrics), parameters=tuple(params), quality=Quality(good, reason),
         series=(Series("measured", tuple(xs), tuple(ys), tuple(errs), tuple(ref_x),
-                       tuple(ref_y), "reported"),),
+                       tuple(ref_y), "reported", tuple(bounds)),),
         x_label="physical qubit", y_label="readout error", reported=tuple(reported),
     )  # fmt: skip
 

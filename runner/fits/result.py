@@ -75,11 +75,17 @@ class Series:
     fit_x: tuple[float, ...] = ()
     fit_y: tuple[float, ...] = ()
     curve_label: str = "fit"  # what the line is: the fit, or a reference such as 2/3
+    bounds: tuple[tuple[float, float], ...] = ()  # each point's 95% interval, when it is not
+    # y ± 1.96 yerr (a rate near 0 has an asymmetric interval): the figure's bars then show it
 
     def to_json(self) -> dict[str, Any]:
-        return {"label": self.label, "x": _rs(self.x), "y": _rs(self.y), "yerr": _rs(self.yerr),
-                "fit_x": _rs(self.fit_x), "fit_y": _rs(self.fit_y),
-                "curve_label": self.curve_label}  # fmt: skip
+        doc: dict[str, Any] = {
+            "label": self.label, "x": _rs(self.x), "y": _rs(self.y), "yerr": _rs(self.yerr),
+            "fit_x": _rs(self.fit_x), "fit_y": _rs(self.fit_y), "curve_label": self.curve_label,
+        }  # fmt: skip
+        if self.bounds:
+            doc["bounds"] = [_rs(b) for b in self.bounds]
+        return doc
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,10 @@ def fit_plot(title: str, result: Mapping[str, Any]) -> bytes:
         labels: list[str] = []
         for n, series in enumerate(list(result.get("series") or ())[: len(_COLOURS)]):
             colour = _COLOURS[n]
-            bars = [Z95 * e if e is not None else 0.0 for e in series["yerr"]]
+            bars: Any = [Z95 * e if e is not None else 0.0 for e in series["yerr"]]
+            if series.get("bounds"):  # asymmetric 95% intervals: [below, above] each point
+                bars = [[y - lo for y, (lo, _) in zip(series["y"], series["bounds"], strict=True)],
+                        [hi - y for y, (_, hi) in zip(series["y"], series["bounds"], strict=True)]]  # fmt: skip
             points = ax.errorbar(series["x"], series["y"], yerr=bars, marker="o", markersize=4,
                                  linestyle="none", capsize=3, color=colour)  # fmt: skip
             kind = series.get("curve_label", "fit")

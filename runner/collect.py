@@ -9,7 +9,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from runner.backends.base import JobOutcome, JobStatus
+from runner.backends.base import JobOutcome, JobStatus, run_tags
 from runner.circuits import request_document
 from runner.errors import StoreError
 from runner.execute import (
@@ -40,10 +40,9 @@ def settle_surplus(ctx: RunContext, lock: Lock, run: RunRecord) -> tuple[Lock, R
     pending (from two runners' records merged) are cancelled, and recorded as surplus."""
     backend = ctx.backend_for(run.target)
     known = [j.id for j in run.jobs + run.surplus]
-    tags = ("qrun", f"qrun:{lock.name}", f"qrun:{run.id}")
     found = tuple(
         JobRecord(job_id, run.jobs[part].circuits, JobStatus.QUEUED.value)
-        for job_id, part in backend.strays(tags, known)
+        for job_id, part in backend.strays(run_tags(lock.name, run.id), known)
         if part < len(run.jobs)  # a part the run has: its circuits are covered already
     )
     open_surplus = tuple(j for j in run.surplus + found if not JobStatus(j.status).final)

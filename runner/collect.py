@@ -164,19 +164,24 @@ def _finished_at(outcomes: list[JobOutcome | None], created: str, default: str) 
     return format_time(latest) if latest is not None and latest >= start else default
 
 
+TIMING = {"created": min, "running": min, "finished": max}  # over the run's jobs
+
+
 def device_timing(outcomes: list[JobOutcome | None]) -> dict[str, str] | None:
     """When the run's jobs were created, started and finished on the service, by its own
     timestamps (earliest created and start, latest finish): how long the run queued and ran
-    on the device, apart from qrun's transpiling and polling. None when it reports none."""
-    stamps: dict[str, list[str]] = {}
-    for outcome in outcomes:
-        for key, value in (outcome.timestamps if outcome else {}).items():
+    on the device, apart from qrun's transpiling and polling (for a batch, "ran" spans its
+    first start to its last finish). None when the service reported none."""
+    timing = {}
+    for key, pick in TIMING.items():
+        stamps = []
+        for value in (o.timestamps.get(key) for o in outcomes if o and o.timestamps.get(key)):
             try:
-                stamps.setdefault(key, []).append(format_time(parse_time(value)))
-            except (TypeError, ValueError):
+                stamps.append(format_time(parse_time(str(value))))
+            except ValueError:
                 continue  # an unreadable stamp is left out, not guessed
-    pick = {"created": min, "running": min, "finished": max}
-    timing = {key: pick[key](values) for key, values in sorted(stamps.items()) if key in pick}
+        if stamps:
+            timing[key] = pick(stamps)
     return timing or None
 
 

@@ -23,8 +23,10 @@ ANALYSIS_VERSION = 6
 3: circuits with delays (T1/T2 sweeps) get their ideal: a delay is the noiseless identity.
 4: intervals for the total variation distance and the estimator's mean |⟨O⟩ − ideal|; each
    observable's measured − ideal with its interval instead of a deviation in std errors.
-5: the total variation interval to a one-outcome ideal is the binomial one it equals; no
-   per-circuit heavy-output pass/fail (the quantum-volume verdict is over circuits).
+5: to a one-outcome ideal, fidelity and total variation get the exact binomial interval
+   they equal; a fidelity's lower bound stays below √(mass on the support)'s, so counts
+   matching the ideal exactly no longer read F = 1 [1, 1]; no per-circuit heavy-output
+   pass/fail (the quantum-volume verdict is over circuits).
 6: the calibration says when it was taken ("taken": "collection", as of the job's start on
    the device, or "submission"); older analyses had the submission's."""
 

@@ -187,21 +187,31 @@ def test_total_variation_interval_covers_the_true_distance() -> None:
     assert max(widths) < 0.15
 
 
-def test_total_variation_interval_of_a_basis_state_is_as_narrow_as_a_binomial() -> None:
-    """To a one-outcome ideal T is the mass off it: the interval covers the true T in >= 93%
-    of 400 draws and is no wider than a binomial interval on that mass (it was 6x wider)."""
-    from statistics import NormalDist
+@pytest.mark.parametrize("true_t", [1e-4, 1e-3, 3e-3, 0.01, 0.05, 0.25])
+def test_a_basis_state_gets_exact_binomial_intervals_that_cover(true_t: float) -> None:
+    """To a one-outcome ideal, T is the mass off it and F = 1 − T: both intervals are the
+    exact binomial one, covering the truth in >= 95% of runs (summed over every possible
+    count, not sampled) even for a near-perfect qubit, where every shot right once gave
+    F = 1 [1, 1] and T = 0 [0, 0]."""
+    from scipy.stats import binom
 
-    rng, shots, covered = np.random.default_rng(3), 1000, 0
-    z = NormalDist().inv_cdf(1 - 0.05 / 4)  # each bound of the interval misses a quarter
-    for true_t in (0.004, 0.05, 0.25):
-        for _ in range(400):
-            off = int(rng.binomial(shots, true_t))
-            low, high = stats.total_variation_interval({"0": shots - off, "1": off}, {"0": 1.0})
-            binomial = stats.wilson_interval(off, shots, z)
-            covered += low <= true_t <= high
-            assert high - low <= binomial[1] - binomial[0] + 1e-12
-    assert covered / 1200 >= 0.93
+    shots, covered = 1000, 0.0
+    for off in range(int(binom.ppf(1 - 1e-12, shots, true_t)) + 2):
+        counts = {"0": shots - off, "1": off}
+        t_low, t_high = stats.total_variation_interval(counts, {"0": 1.0})
+        f_low, f_high = stats.hellinger_fidelity_interval(counts, {"0": 1.0})
+        assert (t_low, t_high) == pytest.approx((1 - f_high, 1 - f_low))
+        assert (f_low, f_high) == stats.clopper_pearson_interval(shots - off, shots)
+        covered += binom.pmf(off, shots, true_t) * (t_low <= true_t <= t_high)
+    assert covered >= 0.95
+    assert stats.hellinger_fidelity_interval({"0": shots}, {"0": 1.0})[0] < 0.9965
+
+
+def test_counts_that_match_the_ideal_exactly_do_not_claim_a_perfect_device() -> None:
+    """500/500 on a Bell ideal: the plug-in's sd is 0 there, yet a device at F = 0.998
+    often shows it; the lower bound must stay below 1."""
+    low, high = stats.hellinger_fidelity_interval({"00": 500, "11": 500}, BELL_IDEAL)
+    assert high == 1.0 and 0.98 < low < 0.999
 
 
 def test_total_variation_interval_reaches_zero_for_a_perfect_wide_device() -> None:

@@ -108,6 +108,25 @@ def wilson_interval(successes: int, trials: int, z: float = Z95) -> tuple[float,
     return (low, high)
 
 
+def clopper_pearson_interval(
+    successes: int, trials: int, confidence: float = 0.95
+) -> tuple[float, float]:
+    """The exact (Clopper-Pearson) binomial interval: at least `confidence` for every true
+    rate, where Wilson's dips to ~90% near 0 and 1 (readout errors, near-perfect circuits)."""
+    from scipy.stats import beta
+
+    if trials <= 0:
+        return (0.0, 1.0)
+    if not 0 <= successes <= trials:
+        raise ValueError(f"successes must be in [0, {trials}] (got {successes})")
+    tail = (1 - confidence) / 2
+    low = 0.0 if successes == 0 else float(beta.ppf(tail, successes, trials - successes + 1))
+    high = (
+        1.0 if successes == trials else float(beta.ppf(1 - tail, successes + 1, trials - successes))
+    )
+    return (low, high)
+
+
 def hellinger_fidelity_interval(
     counts: Mapping[str, int], ideal: Mapping[str, float], confidence: float = 0.95
 ) -> tuple[float, float]:
@@ -135,11 +154,16 @@ def hellinger_fidelity_interval(
     z = NormalDist().inv_cdf(1 - (1 - confidence) / 4)  # one-sided, a quarter of the misses
     total = _total(ideal)
     inside = sum(int(n) for k, n in counts.items() if ideal.get(k, 0.0) > 0)
+    if sum(1 for w in ideal.values() if w > 0) == 1:  # F is exactly the mass on that outcome
+        return clopper_pearson_interval(inside, shots, confidence)
     s_low, s_high = wilson_interval(inside, shots, z)
     d_high = _collision_upper(counts, ideal, total, shots, z)
     b_hat, bias = _plug_in(counts, ideal, total, shots)
     sd = math.sqrt(max(0.0, 1.0 - b_hat * b_hat) / (4 * shots))
     low = max(b_hat - z * sd, math.sqrt(s_low**3 / d_high) if d_high > 0 else 0.0, 0.0)
+    # the plug-in's sd vanishes when the counts match the ideal exactly (every shot inside,
+    # in proportion): F <= s then keeps the lower bound from claiming F = 1 outright
+    low = min(low, math.sqrt(s_low))
     high = min(b_hat + bias + z * sd, math.sqrt(s_high), 1.0)
     return (min(low, high) ** 2, high**2)
 
@@ -161,7 +185,7 @@ def total_variation_interval(
       over the K = 2^bits possible outcomes, so T ≥ T̂ − ½√((K−1)/N) − the McDiarmid term
       (tight when shots outnumber outcomes);
     - a one-outcome ideal (a basis state: T1 points, readout) makes T exactly the mass off
-      the support, so its Wilson interval bounds T on both sides.
+      the support, 1 − F: its exact binomial interval is the answer.
 
     Measured coverage and widths: benchmarks/interval_coverage.py.
     """
@@ -172,15 +196,16 @@ def total_variation_interval(
         return (0.0, 1.0)
     miss = (1 - confidence) / 4
     f_low, f_high = hellinger_fidelity_interval(counts, ideal, confidence)
+    if sum(1 for w in ideal.values() if w > 0) == 1:  # T = 1 − F exactly, F's interval exact
+        return (1.0 - f_high, 1.0 - f_low)
     outside = sum(int(n) for k, n in counts.items() if ideal.get(k, 0.0) <= 0)
     z = NormalDist().inv_cdf(1 - miss)
-    off_low, off_high = wilson_interval(outside, shots, z)
+    off_low, _ = wilson_interval(outside, shots, z)
     spread = math.sqrt(math.log(1 / miss) / (2 * shots))
     measured = total_variation_distance(counts, ideal)
     bits = len(next(iter(counts)).replace(" ", ""))
     sampling = 0.5 * math.sqrt((2.0 ** min(bits, 64) - 1) / shots)
-    exact = sum(1 for w in ideal.values() if w > 0) == 1  # T is the mass off the support
-    high = min(measured + spread, math.sqrt(1 - f_low), off_high if exact else 1.0, 1.0)
+    high = min(measured + spread, math.sqrt(1 - f_low), 1.0)
     low = max(1 - math.sqrt(f_high), off_low, measured - sampling - spread, 0.0)
     return (min(low, high), high)
 

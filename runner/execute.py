@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -211,8 +211,8 @@ def submit(
             f"{spec.name}: adopted {len(adopted)} job(s) already submitted for {run_id}"
             + ("" if complete else "; submitting the missing part(s)")
         )
-    if complete:
-        submission = Submission(backend=run.backend or spec.target, jobs=adopted, transpiled={})
+    if complete:  # nothing to post: the transpile info and calibration are derived again
+        submission = _describe(ctx, spec, backend, replace(request, renew=_no_second_job), adopted)
     else:  # nothing found, or part of a batch: the backend submits only what is missing
         claim.renew()
         try:
@@ -226,22 +226,20 @@ def submit(
     doc["backend"] = submission.backend
     doc["transpiled"] = {cid: info.__dict__ for cid, info in sorted(submission.transpiled.items())}
     doc["calibration"] = dict(submission.calibration)
+    key = keys.run_prefix(spec.name, run_id) + REQUEST_FILE
+    stored = (None if submission.transpiled else _kept_request(ctx, key)) or doc
     run = run.with_(
         status=RunStatus.QUEUED,
         lease_expires=None,  # a lease only matters while claimed (and finished records stay stable)
-        backend=submission.backend,
+        backend=stored["backend"],
         updated=stamp,
         error=None,  # a deferral of an earlier apply is over
         jobs=tuple(_queued(j) for j in submission.jobs),
-        transpiled={
-            cid: _plain_info(info.__dict__) for cid, info in sorted(submission.transpiled.items())
-        },
+        transpiled={cid: _plain_info(info) for cid, info in sorted(stored["transpiled"].items())},
     )
     lock = claim.lock.upsert(run)
     ctx.persist(lock)  # job ids are recorded before anything else can fail
-    request_obj = ctx.put(
-        "results", keys.run_prefix(spec.name, run_id) + REQUEST_FILE, canonical_json(doc)
-    )
+    request_obj = ctx.put("results", key, canonical_json(stored))
     _store_definition(ctx, spec, doc, run.spec_commit)
     lock = lock.upsert(run.with_(objects=(request_obj,)))
     ctx.persist(lock)
@@ -250,6 +248,37 @@ def submit(
         f"(jobs {', '.join(j.job_id for j in submission.jobs)})"
     )
     return lock
+
+
+def _no_second_job() -> None:
+    raise BackendError("every part of the run was found on the service: no job is created")
+
+
+def _describe(
+    ctx: RunContext, spec: Spec, backend: Backend, request: RunRequest, adopted: tuple[JobRef, ...]
+) -> Submission:
+    """The adopted jobs with their device, transpile info and calibration derived again
+    (transpilation is seeded: the same circuits); the backend creates no job for a run it
+    found whole (a creation would meet _no_second_job). When that fails (a retired device),
+    the jobs are recorded with what is known and request.json is not overwritten."""
+    try:
+        return replace(backend.submit(request), jobs=adopted)
+    except BackendError as exc:
+        if isinstance(exc, CredentialsError):
+            raise
+        ctx.messages.append(
+            f"{spec.name}: could not derive the transpile info of the adopted jobs again "
+            f"({exc}); recorded them, keeping the request.json stored when they were submitted"
+        )
+    device = next((j.backend for j in adopted if j.backend), None)
+    return Submission(backend=device or spec.target, jobs=adopted, transpiled={})
+
+
+def _kept_request(ctx: RunContext, key: str) -> dict[str, Any] | None:
+    """A stored request.json with transpile info: kept rather than overwritten with less."""
+    data = ctx.store.read("results", key)
+    doc = json.loads(data) if data else None
+    return doc if isinstance(doc, dict) and doc.get("transpiled") else None
 
 
 def _queued(job: JobRef) -> JobRecord:

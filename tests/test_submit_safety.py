@@ -4,17 +4,20 @@ the IBM emulator over HTTP, faults injected at its HTTP layer."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import threading
 import time
 import tomllib
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import qiskit_ibm_runtime  # noqa: F401  (main-thread import: see tests/test_ibm_backend.py)
 
+from runner.lock import Lock, RunStatus, read_lock, write_lock
 from runner.schedule import parse_time
 from tests.conftest import git
 from tests.ibm_emulator import IBMRuntimeEmulator
@@ -26,8 +29,12 @@ from tests.test_ibm_backend import (
     qrun,
     qrun_process,
     spec_text,
+    stored,
     use_specs,
 )
+from tests.test_ibm_faults import crash_after_submit
+
+TIME = "%Y-%m-%dT%H:%M:%SZ"
 
 
 @pytest.fixture
@@ -125,6 +132,70 @@ def test_a_later_part_lost_to_transport_or_the_cap_keeps_the_first_for_the_next_
     assert run["status"] == "queued" and run["jobs"][0]["id"] == first.id
     assert [j["circuits"] for j in run["jobs"]] == [["ghz[num_qubits=2]"], ["ghz[num_qubits=3]"]]
     assert sorted(j.id for j in emu.jobs.all()) == sorted(j["id"] for j in run["jobs"])
+
+
+# --- #8: adoption keeps the device, the transpile info and request.json ------------------
+
+
+def request_json(project: Path, run: dict[str, Any]) -> dict[str, Any]:
+    (obj,) = [o for o in run["objects"] if o["key"].endswith("/request.json")]
+    return json.loads(stored(project, obj))
+
+
+@pytest.mark.parametrize("lost_parts", [0, 1], ids=["all-jobs-found", "one-part-missing"])
+def test_least_busy_jobs_adopted_after_a_crash_keep_their_device_and_transpile_info(
+    project: Path,
+    make_ibm_emulator: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    lost_parts: int,
+) -> None:
+    emulator = make_ibm_emulator(**FAST)
+    use_specs(project, pair=spec_text("pair", target="least_busy", circuits=ghz_sweep(2, 3)))
+    crash_after_submit(project, emulator)
+    jobs = {
+        part: j for j in emulator.jobs.all() for part in (0, 1) if f"qrun:part:{part}" in j.tags
+    }
+    device = jobs[0].backend
+    if lost_parts:  # the crash came between the two parts; the device is now the busiest
+        emulator.jobs.remove(jobs[1].id)
+    monkeypatch.setenv("QRUN_NOW", (datetime.now(UTC) + timedelta(hours=1)).strftime(TIME))
+    monkeypatch.setenv("QRUN_MAX_CIRCUITS_PER_JOB", "1")
+    emulator.jobs.hold()
+    ran = qrun(capsys, "apply")
+    assert ran.code == 0, ran.text
+    run = latest(project, "pair")
+    assert run["backend"] == device and {emulator.jobs[j["id"]].backend for j in run["jobs"]} == {
+        device
+    }
+    ids = ["ghz[num_qubits=2]", "ghz[num_qubits=3]"]
+    assert sorted(run["transpiled"]) == ids
+    doc = request_json(project, run)
+    assert doc["backend"] == device and sorted(doc["transpiled"]) == ids
+    assert doc["transpiled"] == run["transpiled"] and doc["calibration"]
+
+
+def test_adoption_that_cannot_derive_the_transpile_info_keeps_the_stored_request(
+    project: Path, emu: IBMRuntimeEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The run's record was lost after request.json was stored (a push that never landed),
+    and the device retired since: the job is adopted, request.json is not overwritten."""
+    use_specs(project, hw=spec_text("hw"))
+    assert qrun(capsys, "apply").code == 0
+    submitted = latest(project, "hw")
+    before = request_json(project, submitted)
+    lock = read_lock(project / "specs", "hw")
+    lost = lock.runs[-1].with_(status=RunStatus.CLAIMED, jobs=(), objects=(), transpiled={},
+                               backend=None, lease_expires="2000-01-01T00:00:00Z")  # fmt: skip
+    write_lock(project / "specs", Lock("hw", (lost,)))
+    emu.retire("ibm_fez")
+    ran = qrun(capsys, "apply")
+    run = latest(project, "hw")
+    assert [j["id"] for j in run["jobs"]] == [j["id"] for j in submitted["jobs"]]
+    assert request_json(project, run) == before
+    assert run["backend"] == "ibm_fez" and run["transpiled"] == submitted["transpiled"]
+    assert "adopted 1 job(s)" in ran.out and "could not derive the transpile info" in ran.out
+    assert emu.submissions == 1
 
 
 # --- #9: the deadline ends before the claim lease; the lease is kept while posting -------

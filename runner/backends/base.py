@@ -85,10 +85,12 @@ class TranspileInfo:
 
 @dataclass(frozen=True)
 class JobRef:
-    """A submitted job and the circuit ids (PUB order) it carries."""
+    """A submitted job, the circuit ids (PUB order) it carries and, when the service said,
+    the device it runs on (a least_busy run's jobs found again name theirs)."""
 
     job_id: str
     circuit_ids: tuple[str, ...]
+    backend: str | None = None
 
 
 @dataclass(frozen=True)

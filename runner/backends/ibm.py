@@ -96,8 +96,10 @@ class IbmBackend:
     def submit(self, request: RunRequest) -> Submission:
         """Transpile to the device's ISA (seeded), pack PUBs into jobs, submit in batch mode if
         several. Parts find_jobs already found (a crash between two submissions of a batch)
-        are kept: only the missing parts are submitted. The calibration is read before the
-        first job is created, so that no failure after a job exists can lose it."""
+        are kept and fix the device (least_busy may name another one now): only the missing
+        parts are submitted, none when all were found (the transpile info is derived again,
+        the same as it is seeded). The calibration is read before the first job is created,
+        so that no failure after a job exists can lose it."""
         from runner.backends.local import device_calibration
         from runner.backends.transpile import (
             apply_layout_to_observables,
@@ -106,7 +108,7 @@ class IbmBackend:
         )
 
         refs = dict(self._found.pop(request.run_id, {}))
-        device = self.device(request.min_qubits)
+        device = self._device_of(refs, request.min_qubits)
         count = plural(len(request.circuits), "circuit")
         request.progress("transpile", f"transpile {count} for {device.name}")
         isa, infos = transpile_for(
@@ -151,6 +153,15 @@ class IbmBackend:
             calibration=calibration,
         )
 
+    def _device_of(self, found: dict[int, JobRef], min_qubits: int) -> Any:
+        """The device of the run's jobs already found (the first part's), else the target's."""
+        name = next((found[i].backend for i in sorted(found) if found[i].backend), None)
+        if name is None or name == self.target:
+            return self.device(min_qubits)
+        if name not in self._backends:
+            self._backends[name] = self._open(name)
+        return self._backends[name]
+
     def check(self, min_qubits: int = 1) -> None:
         """Credentials work and the device exists: fails before a run is claimed."""
         self.device(min_qubits)
@@ -171,7 +182,7 @@ class IbmBackend:
                 "adopts it by tag or submits"
             ) from None
         ids = chunks([c.circuit_id for c in request.circuits], self.settings.max_circuits_per_job)
-        return JobRef(job.job_id(), tuple(ids[part]))
+        return JobRef(job.job_id(), tuple(ids[part]), device_name(job))
 
     def find_jobs(self, request: RunRequest) -> tuple[JobRef, ...]:
         """Every job tagged with this spec's name and run id, oldest first (a crash after
@@ -182,7 +193,8 @@ class IbmBackend:
         return tuple(ref for _, ref in refs)
 
     def _tagged(self, request: RunRequest) -> list[tuple[int, JobRef]]:
-        """(part, job) of every job carrying the run's tags, oldest first."""
+        """(part, job) of every job carrying the run's tags, oldest first; each job names its
+        device (the listing already carries it: no request of its own)."""
         jobs = guard(
             self.settings,
             "look up jobs by tag",
@@ -193,7 +205,7 @@ class IbmBackend:
         for job in reversed(jobs or []):
             part = part_of(job.tags or [])
             if part < len(parts):
-                found.append((part, JobRef(job.job_id(), tuple(parts[part]))))
+                found.append((part, JobRef(job.job_id(), tuple(parts[part]), device_name(job))))
         return found
 
     def pending_listing(self) -> dict[str, Any]:
@@ -331,6 +343,11 @@ def first_per_part(found: Sequence[tuple[int, JobRef]]) -> dict[int, JobRef]:
     for part, ref in found:
         by_part.setdefault(part, ref)
     return by_part
+
+
+def device_name(job: Any) -> str | None:
+    """The name of the device a job runs on, from what the client already holds."""
+    return getattr(job.backend(), "name", None)
 
 
 def _backend_or_none(backend: IbmBackend, name: str) -> Any:

@@ -147,6 +147,9 @@ def apply(
     ctx.claim, ctx.checkpoint = hooks.claim, hooks.checkpoint
     specs = {s.name: s for s in inputs.specs}
     work = [a for a in actions if a.kind in (Kind.SUBMIT, Kind.COLLECT, Kind.RETIRE)]
+    if work:  # uploads a killed runner began before any live lease could have been taken
+        for upload in ctx.store.abort_stale_uploads(now - ctx.lease):
+            out.line(f"aborted the incomplete upload of {upload}, left by a killed qrun")
     out.event("info", "apply.start", trigger=trigger, actions=len(work))
     with ApplyProgress.shown(out, work, ctx) as progress:
         for action in work:

@@ -621,6 +621,18 @@ def scenario_upload_refused_midway(world: World) -> None:
     assert run.status.pending
 
 
+def scenario_upload_killed_while_submitting(world: World) -> None:
+    """Killed while uploading the experiment's definition, after the job was submitted and
+    recorded: no later collect uploads that key, yet its started upload must not stay."""
+    cos = world.use_cos(COS_MULTIPART_THRESHOLD="1")
+    one_spec(world)
+    world.emulator.jobs.hold()
+    cos.proxy.delay_next(1, 3.0, match=r"^PUT [^ ]*/definition\.json\?[^ ]*partNumber=")
+    world.kill_when(world.start(world.project, "apply"), lambda: bool(cos.proxy.injected))
+    assert world.emulator.submissions == 1
+    assert [k for k in cos.incomplete() if k.endswith("definition.json")], cos.incomplete()
+
+
 # --- point 8: hostile input is a clear error, and never a second run ----------------------
 
 
@@ -818,6 +830,7 @@ SCENARIOS: dict[str, tuple[Scenario, bool]] = {  # name -> (scenario, needs a gi
     "6-killed-writing-the-dashboard": (scenario_killed_writing_the_dashboard, True),
     "7-upload-killed-midway": (scenario_upload_killed_midway, False),
     "7-upload-refused-midway": (scenario_upload_refused_midway, False),
+    "7-upload-killed-while-submitting": (scenario_upload_killed_while_submitting, False),
     "8-deeply-nested-spec": (scenario_deeply_nested_spec, False),
     "8-huge-dotted-header": (scenario_huge_dotted_header, False),
     "8-spec-linking-out": (scenario_spec_linking_out, False),

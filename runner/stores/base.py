@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal, Protocol
 
 Bucket = Literal["experiments", "results", "circuits"]
@@ -58,4 +59,9 @@ class ResultStore(Protocol):
 
     def url(self, bucket: Bucket, key: str) -> str:
         """A link to the object for reports (a COS URL or a path)."""
+        ...
+
+    def abort_stale_uploads(self, before: datetime) -> list[str]:
+        """Abort uploads of qrun's keys begun before `before` and never finished (a killed
+        runner's); returns "bucket/key" of each."""
         ...

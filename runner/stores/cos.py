@@ -4,11 +4,12 @@ Every object carries its SHA-256 in user metadata (``x-amz-meta-sha256``); ``put
 the key first and skips identical bytes, uploads send Content-MD5 so COS rejects bytes
 damaged in transit, and objects above the multipart threshold go up in parts (aborted if
 they fail; incomplete uploads a killed runner left are aborted before the key is uploaded
-again). Every upload asks for server-side encryption with the provider's keys (``COS_SSE``).
-Transient failures (resets, timeouts, 5xx, throttling) are retried by botocore's standard
-retry mode; one request takes at most about ``max_attempts × (connect + read timeout)`` plus
-backoff. Permanent failures become one ``StoreError`` naming the bucket and the fix, and
-never the credentials. ibm_boto3 is imported only when the first request is made.
+again, and by each apply once they are older than the claim lease). Every upload asks for
+server-side encryption with the provider's keys (``COS_SSE``). Transient failures (resets,
+timeouts, 5xx, throttling) are retried by botocore's standard retry mode; one request
+takes at most about ``max_attempts × (connect + read timeout)`` plus backoff. Permanent
+failures become one ``StoreError`` naming the bucket and the fix, and never the
+credentials. ibm_boto3 is imported only when the first request is made.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ import hashlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from runner.errors import StoreError
 from runner.stores.base import BUCKETS, Bucket, PutOutcome, StoredObject, sha256_hex
 from runner.stores.config import BUCKET_VARS, StoreConfig, make_s3_client
-from runner.stores.keys import check_key
+from runner.stores.keys import check_key, is_qrun_key
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +142,29 @@ class CosStore:
         """``<endpoint>/<bucket>/<key>``, URL-quoted, for links in reports."""
         name = self.bucket_name(bucket)
         return f"{self.endpoint}/{quote(name)}/{quote(_checked(bucket, key), safe='/=')}"
+
+    def abort_stale_uploads(self, before: datetime) -> list[str]:
+        """Abort incomplete multipart uploads of qrun's keys begun before `before`. A runner
+        killed mid-upload ran no cleanup and COS keeps (and bills) the parts; a key uploaded
+        again is cleared by `_abort_leftover_uploads`, but some are not (an experiment's
+        definition is written only when a run is submitted). One listing per bucket (its
+        first 1000 uploads: the next apply takes the rest)."""
+        from ibm_botocore.exceptions import BotoCoreError, ClientError
+
+        aborted = []
+        for bucket in BUCKETS:
+            name = self.config.buckets[bucket]
+            try:
+                for upload in self.client.list_multipart_uploads(Bucket=name).get("Uploads", []):
+                    key = str(upload.get("Key", ""))
+                    if upload["Initiated"] < before and is_qrun_key(bucket, key):
+                        self.client.abort_multipart_upload(
+                            Bucket=name, Key=key, UploadId=upload["UploadId"]
+                        )
+                        aborted.append(f"{bucket}/{key}")
+            except (BotoCoreError, ClientError) as err:  # housekeeping: never a reason to stop
+                log.warning("could not clear incomplete uploads in %s: %s", name, err)
+        return aborted
 
     def _encryption(self) -> dict[str, str]:
         """Encryption at rest with the provider's keys, asked for on every upload."""

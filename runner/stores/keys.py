@@ -124,6 +124,20 @@ def validated_circuit_key(backend: str, name: str, circuit_id: str) -> str:
     )
 
 
+_SEG = r"[^/]+"
+_LAYOUT = {
+    "experiments": re.compile(rf"^{_SEG}/(definition\.json|metadata\.json|circuits/{_SEG}\.qasm)$"),
+    "results": re.compile(rf"^{_SEG}/{_SEG}/.+$"),
+    "circuits": re.compile(rf"^(templates/{_SEG}\.json|validated/{_SEG}/{_SEG}/{_SEG}\.qasm)$"),
+}
+
+
+def is_qrun_key(bucket: str, key: str) -> bool:
+    """Whether key has the layout qrun writes in that bucket (housekeeping touches no other)."""
+    layout = _LAYOUT.get(bucket)
+    return layout is not None and layout.match(key) is not None
+
+
 def check_key(key: str) -> str:
     """The key itself if it is safe as a relative path; the stores call this before I/O."""
     segments = key.split("/")

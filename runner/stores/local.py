@@ -8,6 +8,7 @@ object under a real key. Checksums are computed from the bytes; there is no inde
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from pathlib import Path
 
 from runner.errors import StoreError
@@ -108,6 +109,10 @@ class LocalStore:
         """The object's path relative to the repository root (absolute when outside it)."""
         path = self._path(bucket, key)
         return self._shown(path)
+
+    def abort_stale_uploads(self, before: datetime) -> list[str]:
+        """Nothing to abort: local writes are atomic renames, never uploads in parts."""
+        return []
 
     def _shown(self, path: Path) -> str:
         try:

@@ -122,6 +122,7 @@ class World:
     env: dict[str, str] = field(default_factory=dict)  # for every apply (the COS store)
     ran: list[tuple[Ran, bool]] = field(default_factory=list)  # each apply ended, own output
     extra_requests: int = 0
+    measured: list[str] = field(default_factory=list)  # printed with the scenario's line
     notes: list[str] = field(default_factory=list)
 
     def apply(self, **env: str) -> Ran:
@@ -802,7 +803,10 @@ def scenario_collect_is_one_listing_per_pass(world: World) -> None:
     world.extra_requests += one.per_job + five.per_job + max(0, five.others - one.others)
     world.extra_requests += max(0, finish_five.per_job - 5 * finish_one.per_job)
     world.notes.append(f"collect passes (1 pending, 1 finishing, 5, 5 finishing): {passes}")
-    print(f"collect: {finish_one.per_job} request(s) per finished job, {five.per_job} per pending")
+    world.measured.append(
+        f"collect: {finish_one.per_job} request(s) per finished job, {five.per_job} per "
+        f"pending job, {five.listings} listing(s) per pass"
+    )
 
 
 Scenario = Callable[[World], None]
@@ -892,7 +896,7 @@ def test_fault_matrix(
         if world.cos is not None:
             world.cos.proxy.stop()
     TOTAL.add(tally)
-    print(f"fault matrix {name}: {tally.line()}")
+    print(f"fault matrix {name}: {tally.line()}", *world.measured, sep="\n  ")
     assert tally.clean, f"{name}: {tally.line()}\n" + "\n".join(world.notes)
     assert world.cos is None or world.cos.proxy.errors == []
     if not os.environ.get("QRUN_FAULT_MATRIX_KEEP"):

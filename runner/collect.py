@@ -11,14 +11,9 @@ from typing import Any
 
 from runner.backends.base import JobOutcome, JobStatus, run_tags
 from runner.circuits import request_document
+from runner.claim import cancel_surplus
 from runner.errors import StoreError
-from runner.execute import (
-    REQUEST_FILE,
-    RunContext,
-    build_request,
-    cancel_surplus,
-    canonical_json,
-)
+from runner.execute import REQUEST_FILE, RunContext, build_request, canonical_json
 from runner.lock import JobRecord, Lock, ObjectRecord, RunRecord, RunStatus
 from runner.output import plural
 from runner.schedule import format_time, parse_time

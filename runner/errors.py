@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 class QrunError(Exception):
     """An expected failure: printed as one line, exit code 1."""
 
     exit_code = 1
+    # The jobs (JobRefs) a submission had created when it failed with this error: set by the
+    # backend, so the caller records them even when the lookup by tag fails too.
+    created: tuple[Any, ...] = ()
 
 
 class UsageError(QrunError):

@@ -13,25 +13,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from runner.backends.base import Backend, JobRef, JobStatus, RunRequest, Submission
+from runner.backends.base import Backend, JobRef, RunRequest, Submission
 from runner.circuits import build_jobs, request_document
-from runner.errors import (
-    BackendError,
-    CredentialsError,
-    QrunError,
-    Rejected,
-    ServiceUnavailable,
-    SubmissionDeferred,
-)
-from runner.lock import (
-    DEFERRED_MARK,
-    JobRecord,
-    Lock,
-    ObjectRecord,
-    RunRecord,
-    RunStatus,
-    split_surplus,
-)
+from runner.claim import Claim, ClaimLost, after_failure, cancel_surplus, queued
+from runner.errors import BackendError, CredentialsError, QrunError, SubmissionDeferred
+from runner.lock import JobRecord, Lock, ObjectRecord, RunRecord, RunStatus, split_surplus
 from runner.output import plural
 from runner.progress import silent
 from runner.schedule import format_time
@@ -40,10 +26,6 @@ from runner.stores import keys
 from runner.stores.base import ResultStore
 
 REQUEST_FILE = "request.json"
-
-
-class ClaimLost(QrunError):
-    """Another runner claimed the same run first; this one backs off (not a failure)."""
 
 
 def canonical_json(doc: Any) -> bytes:
@@ -126,37 +108,6 @@ def check_store(ctx: RunContext, name: str, run_id: str) -> None:
     ctx.store.exists("experiments", keys.definition_key(name))
 
 
-@dataclass
-class Claim:
-    """This runner's claim of a run while it submits: the record as last persisted, and its
-    lease, renewed by a pushed update (the push fails if another runner took it over)."""
-
-    ctx: RunContext
-    lock: Lock
-    run: RunRecord
-    renewed: float = field(default_factory=time.monotonic)
-
-    def update(self, **changes: Any) -> None:
-        self.run = self.run.with_(**changes)
-        self.lock = self.lock.upsert(self.run)
-        self.ctx.persist(self.lock)
-
-    def renew(self) -> None:
-        started = time.monotonic()  # the new lease runs from here, not from the push's end
-        self.update(lease_expires=self.ctx.lease_from_now())
-        if not self.ctx.claim(self.lock, self.run):
-            raise ClaimLost(f"{self.lock.name}: run {self.run.id} was taken over by another runner")
-        self.renewed = started
-
-    def keep(self) -> None:
-        """Before each job creation: renewed once half the lease has passed since the last
-        renewal (a long transpile, a slow part of a batch), so no runner takes it over while
-        this one still posts. A lease of 0 (take any claim over at once) is never renewed."""
-        lease = self.ctx.lease.total_seconds()
-        if lease and time.monotonic() - self.renewed >= lease / 2:
-            self.renew()
-
-
 def submit(
     ctx: RunContext,
     spec: Spec,
@@ -217,8 +168,8 @@ def submit(
         claim.renew()
         try:
             submission = backend.submit(request)
-        except (BackendError, ClaimLost) as exc:  # jobs may exist: every one is recorded
-            _after_failure(ctx, claim, backend, request, exc)
+        except QrunError as exc:  # jobs may exist (a push failing between parts, too): recorded
+            after_failure(ctx, claim, backend, request, exc)
             raise
     run = claim.run
     ctx.phase("store", "store circuits and ideals")
@@ -234,7 +185,7 @@ def submit(
         backend=stored["backend"],
         updated=stamp,
         error=None,  # a deferral of an earlier apply is over
-        jobs=tuple(_queued(j) for j in submission.jobs),
+        jobs=tuple(queued(j) for j in submission.jobs),
         transpiled={cid: _plain_info(info) for cid, info in sorted(stored["transpiled"].items())},
     )
     lock = claim.lock.upsert(run)
@@ -281,110 +232,17 @@ def _kept_request(ctx: RunContext, key: str) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) and doc.get("transpiled") else None
 
 
-def _queued(job: JobRef) -> JobRecord:
-    return JobRecord(job.job_id, job.circuit_ids, JobStatus.QUEUED.value)
-
-
-def _after_failure(
-    ctx: RunContext, claim: Claim, backend: Backend, request: RunRequest, exc: QrunError
-) -> None:
-    """A failed submission may have created jobs (earlier parts of a batch, a lost answer):
-    every job tagged with the run is looked up and recorded. A run the service rejected (or
-    qrun refused before any job existed) fails, its jobs cancelled; after anything else the
-    claim stays, its lease released, and the next apply adopts the jobs found."""
-    stamp, why = format_time(ctx.current_time()), ""
-    try:
-        found: tuple[JobRef, ...] | None = backend.find_jobs(request)
-    except BackendError as lookup:
-        found, why = None, f"; looking its jobs up by tag failed too ({lookup})"
-    known = {j.id for j in claim.run.surplus}  # cancelled when found earlier in this apply
-    kept, extra = split_surplus(tuple(_queued(j) for j in found or () if j.job_id not in known))
-    passing = (ServiceUnavailable, CredentialsError, SubmissionDeferred, ClaimLost)
-    failed = found is not None and not isinstance(exc, passing)
-    failed = failed and (isinstance(exc, Rejected) or not (kept or extra))
-    if failed and (kept or extra):
-        note = "another part of the run was rejected, so the run failed"
-        try:
-            cancelled = cancel_jobs(ctx, backend, kept + extra, lambda job: note)
-        except BackendError as cancel:
-            failed, why = False, f"; cancelling the job(s) found failed ({cancel})"
-        else:
-            kept, extra = cancelled[: len(kept)], cancelled[len(kept) :]
-    if failed:
-        ids = ", ".join(j.id for j in kept + extra)
-        error = f"{exc}; cancelled job(s) {ids} already created for it" if ids else str(exc)
-        claim.update(status=RunStatus.FAILED, error=error, updated=stamp, finished=stamp,
-                     lease_expires=None, jobs=kept, surplus=claim.run.surplus + extra)  # fmt: skip
-        return
-    changes: dict[str, Any] = {"jobs": kept or claim.run.jobs, "surplus": claim.run.surplus + extra}
-    if not isinstance(exc, ClaimLost):  # the other runner's lease is not ours to change
-        changes.update(updated=stamp, lease_expires=stamp)
-    if isinstance(exc, SubmissionDeferred):  # the claim stays, marked: the next apply submits
-        ctx.deferred = str(exc)
-        changes["error"] = DEFERRED_MARK + str(exc)
-    claim.update(**changes)
-    if kept or why:
-        ctx.messages.append(
-            f"{request.name}: run {request.run_id}: {plural(len(kept), 'job')} already created "
-            f"found by tag and recorded{why}; the claim stays: the next apply adopts its jobs "
-            "and submits what is missing"
-        )
-
-
 def _found_jobs(
     ctx: RunContext, backend: Backend, found: tuple[JobRef, ...]
 ) -> tuple[tuple[JobRef, ...], tuple[JobRecord, ...]]:
     """Jobs found by tag: the first for each set of circuits is adopted; any other is a
     surplus (two runners, or a lost answer followed by another try), cancelled and recorded."""
-    kept, extra = split_surplus(tuple(_queued(j) for j in found))
+    kept, extra = split_surplus(tuple(queued(j) for j in found))
     if not extra:
         return found, ()
     return tuple(j for j in found if j.job_id in {k.id for k in kept}), cancel_surplus(
         ctx, backend, extra, kept
     )
-
-
-def cancel_surplus(
-    ctx: RunContext, backend: Backend, extra: tuple[JobRecord, ...], kept: tuple[JobRecord, ...]
-) -> tuple[JobRecord, ...]:
-    """Cancel surplus jobs; those already final keep the status the service reports."""
-
-    def note(job: JobRecord) -> str:
-        twin = next((k.id for k in kept if set(job.circuits) & set(k.circuits)), "another job")
-        return f"surplus: its circuits are covered by job {twin}"
-
-    records = cancel_jobs(ctx, backend, extra, note)
-    ctx.messages.append(
-        f"surplus job(s) {', '.join(j.id for j in extra)} found for circuits already covered: "
-        "cancelled and recorded"
-    )
-    return records
-
-
-def cancel_jobs(
-    ctx: RunContext,
-    backend: Backend,
-    jobs: tuple[JobRecord, ...],
-    note: Callable[[JobRecord], str],
-) -> tuple[JobRecord, ...]:
-    """Cancel pending jobs, each recorded with its note: cancelled, or as it ended when it
-    had finished before qrun could cancel it."""
-    pending = [j.id for j in jobs if not JobStatus(j.status).final]
-    finished = set(backend.cancel(pending)) if pending else set()
-    ended = {o.job_id: o for o in backend.collect(sorted(finished))} if finished else {}
-    records = []
-    for job in jobs:
-        if job.id in ended:
-            outcome = ended[job.id]
-            records.append(JobRecord(job.id, job.circuits, outcome.status.value,
-                                     f"{note(job)}; it had finished before qrun could cancel it",
-                                     outcome.quantum_seconds))  # fmt: skip
-        elif job.id in pending:
-            records.append(JobRecord(job.id, job.circuits, JobStatus.CANCELLED.value,
-                                     f"{note(job)}; cancelled by qrun"))  # fmt: skip
-        else:
-            records.append(job)
-    return tuple(records)
 
 
 def _plain_info(info: dict[str, Any]) -> dict[str, Any]:

@@ -280,3 +280,156 @@ def wait_for(done: Callable[[], bool], process: subprocess.Popen[str] | None = N
         assert process is None or process.poll() is None, process.communicate()
         assert time.monotonic() < deadline, "gave up waiting"
         time.sleep(0.05)
+
+
+# --- review 2: job ids held in memory are recorded whatever fails with them --------------
+
+LISTING = r"^/api/v1/jobs$"  # the tag lookup (GET), and the job creation (POST)
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        # part 2's answer never comes, and the lookup by tag meets an outage
+        [("POST", None, {"drop": True}), ("GET", 503, {"times": 6, "retry_after": 1})],
+        # the credentials stop working mid-batch: the lookup is refused as well
+        [("POST", 401, {}), ("GET", 401, {"times": 6})],
+    ],
+    ids=["outage", "credentials"],
+)
+def test_parts_created_are_recorded_when_a_later_part_and_the_lookup_fail(
+    project: Path,
+    emu: IBMRuntimeEmulator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    faults: list[tuple[str, int | None, dict[str, Any]]],
+) -> None:
+    use_specs(project, trio=spec_text("trio", circuits=ghz_sweep(2, 3, 4)))
+    monkeypatch.setenv("QRUN_MAX_CIRCUITS_PER_JOB", "1")
+    emu.faults.add("GET", LISTING, None)  # the lookup before submitting finds nothing
+    emu.faults.add("POST", JOBS, None, times=2)  # parts 0 and 1 are created
+    for method, status, options in faults:
+        emu.faults.add(method, LISTING, status, **options)
+    ran = qrun(capsys, "apply")
+    assert ran.code == 1
+    created = sorted(j.id for j in emu.jobs.all())
+    assert len(created) == 2 and posted_jobs(emu) == 3
+    run = latest(project, "trio")
+    assert run["status"] == "claimed", run
+    assert sorted(j["id"] for j in run.get("jobs", [])) == created, run
+    assert all(j.status != "Cancelled" for j in emu.jobs.all())
+
+
+def test_a_job_creation_failing_oddly_after_the_request_went_out_is_not_a_failed_run(
+    project: Path, emu: IBMRuntimeEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The job is created, but the answer lacks its id (an error qrun does not recognise) and
+    the service does not list the job yet: the job may exist, so the run stays claimed and
+    its lease is held a while (the next apply would otherwise submit it again at once)."""
+    use_specs(project, hw=spec_text("hw"))
+    emu.faults.add("GET", LISTING, None)  # the lookup before submitting finds nothing
+    emu.faults.add("POST", JOBS, None, body=b'{"backend": "ibm_fez"}')
+    emu.faults.add("GET", LISTING, None, times=2, body=b'{"jobs": [], "count": 0}')
+    before = datetime.now(UTC)
+    ran = qrun(capsys, "apply")
+    run = latest(project, "hw")
+    assert run["status"] == "claimed", run
+    assert emu.faults.pending == [] and emu.submissions == 1
+    assert parse_time(run["lease_expires"]) >= before + timedelta(minutes=4), run
+    assert "may exist" in ran.out
+
+    again = qrun(capsys, "apply")  # at once: the claim is still held, nothing is posted
+    assert again.code == 0, again.text
+    assert posted_jobs(emu) == 1 and latest(project, "hw")["status"] == "claimed"
+
+
+def test_an_unanswered_creation_found_nowhere_holds_the_claim_before_a_retry(
+    project: Path, emu: IBMRuntimeEmulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_specs(project, hw=spec_text("hw"))
+    emu.faults.add("POST", JOBS, None, drop=True)
+    before = datetime.now(UTC)
+    assert qrun(capsys, "apply").code == 1
+    run = latest(project, "hw")
+    assert run["status"] == "claimed" and parse_time(run["lease_expires"]) >= before + timedelta(
+        minutes=4
+    ), run
+    assert qrun(capsys, "apply").code == 0
+    assert posted_jobs(emu) == 1  # not posted again while it may still appear
+
+
+def test_a_rejected_tag_lookup_after_an_unanswered_part_cancels_nothing(
+    project: Path,
+    emu: IBMRuntimeEmulator,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    two_parts(project, monkeypatch)
+    emu.faults.add("GET", LISTING, None)  # the lookup before submitting finds nothing
+    emu.faults.add("POST", JOBS, None)  # part 0 is created
+    emu.faults.add("POST", JOBS, None, drop=True)
+    emu.faults.add("GET", LISTING, 400, message="bad tag filter")  # the lookup in the batch
+    qrun(capsys, "apply")
+    (first,) = emu.jobs.all()
+    assert first.status != "Cancelled"
+    run = latest(project, "pair")
+    assert run["status"] == "claimed" and [j["id"] for j in run["jobs"]] == [first.id], run
+
+
+def winner_claims(bare: Path, tmp_path: Path) -> None:
+    """Another runner's takeover of the run, pushed to the origin."""
+    other = tmp_path / "winner"
+    git(tmp_path, "clone", "--quiet", str(bare), str(other))
+    lock = read_lock(other / "specs", "pair")
+    far = (datetime.now(UTC) + timedelta(hours=1)).strftime(TIME)
+    write_lock(other / "specs", lock.upsert(lock.runs[-1].with_(claimed_by="winner:1",
+                                                                lease_expires=far)))  # fmt: skip
+    git(other, "commit", "-qam", "the winner's claim")
+    git(other, "push", "-q")
+
+
+def foreign_commit(bare: Path, tmp_path: Path) -> None:
+    """Someone pushes an unrelated commit: the owner's renewal push is rejected."""
+    other = tmp_path / "someone"
+    git(tmp_path, "clone", "--quiet", str(bare), str(other))
+    (other / "NOTES.md").write_text("notes\n")
+    git(other, "add", "NOTES.md")
+    git(other, "commit", "-qm", "notes")
+    git(other, "push", "-q")
+
+
+@pytest.mark.parametrize("meanwhile", [winner_claims, foreign_commit], ids=["taken", "git"])
+def test_a_renewal_failing_between_parts_keeps_the_winner_or_records_the_part(
+    origin_and_clone: tuple[Path, Path],
+    make_ibm_emulator: Any,
+    tmp_path: Path,
+    meanwhile: Callable[[Path, Path], None],
+) -> None:
+    """While part 0 is posted slowly, the origin moves: taken over, the owner writes nothing
+    over the winner's claim; a push failing for good (GitError) still records part 0."""
+    bare, project = origin_and_clone
+    emulator = make_ibm_emulator(**FAST)
+    emulator.jobs.hold()
+    use_specs(project, pair=spec_text("pair", circuits=ghz_sweep(2, 3)))
+    git(project, "add", "-A")
+    git(project, "commit", "-m", "a batch of two")
+    git(project, "push")
+    lease = 30.0
+    slow = emulator.faults.add("POST", JOBS, None, delay=lease / 2 + 0.5)
+    process = qrun_process(project, "apply", "--push", QRUN_MAX_CIRCUITS_PER_JOB="1",
+                           QRUN_PUSH_ATTEMPTS="1",
+                           QRUN_STALE_CLAIM_MINUTES=f"{lease / 60:g}")  # fmt: skip
+    try:
+        wait_for(lambda: slow.hits == 1, process)
+        meanwhile(bare, tmp_path)
+    finally:
+        out, err = process.communicate(timeout=120)
+    (first,) = emulator.jobs.all()
+    assert emulator.submissions == 1, out + err
+    if meanwhile is winner_claims:
+        run = origin_run(bare, "pair")
+        assert run["claimed_by"] == "winner:1", run
+    else:
+        assert process.returncode == 1, out + err
+        run = latest(project, "pair")
+        assert run["status"] == "claimed" and [j["id"] for j in run["jobs"]] == [first.id], run

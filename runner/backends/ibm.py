@@ -18,7 +18,8 @@ from runner.backends.base import JobOutcome, JobRef, JobStatus, RunRequest, Subm
 from runner.backends.ibm_client import LATER, IbmSettings, guard, service_for
 from runner.backends.primitives import make_primitive, make_pubs, v2_shaped
 from runner.config import Config
-from runner.errors import BackendError, ServiceUnavailable, SubmitUncertain
+from runner.deadline import DeadlineExceeded
+from runner.errors import BackendError, CredentialsError, QrunError, SubmitUncertain
 from runner.output import plural
 
 __all__ = ["IbmBackend", "IbmSettings", "available_backends", "service_for", "settings_from"]
@@ -125,6 +126,24 @@ class IbmBackend:
         ]
         pubs = chunks(make_pubs(request, isa, observables), self.settings.max_circuits_per_job)
         todo = [i for i in range(len(pubs)) if i not in refs]
+        try:
+            self._create_all(request, device, pubs, todo, refs)
+        except QrunError as exc:  # the jobs already created go with the error: none is lost
+            exc.created = tuple(refs[i] for i in sorted(refs))
+            raise
+        return Submission(
+            backend=device.name,
+            jobs=tuple(refs[i] for i in sorted(refs)),
+            transpiled=infos,
+            calibration=calibration,
+        )
+
+    def _create_all(
+        self, request: RunRequest, device: Any, pubs: list[list[Any]], todo: list[int],
+        refs: dict[int, JobRef],
+    ) -> None:  # fmt: skip
+        """Create the parts in todo, each added to refs as soon as it exists: one job in job
+        mode, several in one Batch."""
         if len(todo) == 1:
             request.progress("run", f"submit job to {device.name}")
             primitive = make_primitive(request, device)
@@ -146,12 +165,6 @@ class IbmBackend:
                 # expires by itself: never lose the job ids over failing to close it.
                 with suppress(BackendError):
                     guard(self.settings, "close the batch", batch.close)
-        return Submission(
-            backend=device.name,
-            jobs=tuple(refs[i] for i in sorted(refs)),
-            transpiled=infos,
-            calibration=calibration,
-        )
 
     def _device_of(self, found: dict[int, JobRef], min_qubits: int) -> Any:
         """The device of the run's jobs already found (the first part's), else the target's."""
@@ -173,12 +186,20 @@ class IbmBackend:
         request.renew()
         try:
             job = guard(self.settings, "submit the job", run, create=True)
-        except SubmitUncertain as exc:
-            found = first_per_part(self._tagged(request)).get(part)
+        except (SubmitUncertain, DeadlineExceeded) as exc:  # the job may exist
+            try:
+                found = first_per_part(self._tagged(request)).get(part)
+            except CredentialsError:
+                raise
+            except BackendError as lookup:  # a refused lookup says nothing of the job
+                raise SubmitUncertain(
+                    f"{exc}; looking it up by tag failed too ({lookup}), so the claim stays: "
+                    "a later apply adopts it by tag or submits"
+                ) from None
             if found is not None:
                 return found
-            raise ServiceUnavailable(
-                f"{exc}; none carries the run's tags yet, so the claim stays: the next apply "
+            raise SubmitUncertain(
+                f"{exc}; none carries the run's tags yet, so the claim stays: a later apply "
                 "adopts it by tag or submits"
             ) from None
         ids = chunks([c.circuit_id for c in request.circuits], self.settings.max_circuits_per_job)

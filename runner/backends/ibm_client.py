@@ -130,8 +130,9 @@ GARBLED = r"Connection broken|IncompleteRead|InvalidChunkLength|ChunkedEncodingE
 
 def guard(settings: IbmSettings, what: str, call: Callable[[], T], create: bool = False) -> T:
     """Run a client call: clear errors, no token leaks, bounded by the deadline. Reads are
-    retried where the client has no retry of its own; a job creation (`create`) never is: an
-    unanswered one raises SubmitUncertain, and the caller looks the job up by its tags."""
+    retried where the client has no retry of its own; a job creation (`create`) never is: one
+    not clearly answered (no answer, a garbled one, an error qrun does not recognise after the
+    request went out) raises SubmitUncertain, and the caller looks the job up by its tags."""
     if settings.unavailable:
         raise ServiceUnavailable(f"IBM Quantum: could not {what}: {settings.unavailable}")
     started = time.monotonic()
@@ -159,7 +160,7 @@ def guard(settings: IbmSettings, what: str, call: Callable[[], T], create: bool 
                 f"IBM Quantum: could not {what}: the instance's pending-job cap is reached "
                 f"({problem}); deferred to a later apply"
             ) from None
-        if create and kind != "error":
+        if create:  # the request went out (an unrecognised error included): the job may exist
             raise SubmitUncertain(
                 f"IBM Quantum: could not {what} ({problem}); the job may exist"
             ) from None
@@ -170,7 +171,7 @@ def guard(settings: IbmSettings, what: str, call: Callable[[], T], create: bool 
             raise ServiceUnavailable(
                 f"IBM Quantum: could not {what}: {settings.unavailable}"
             ) from None
-        if kind == "error":
+        if kind == "error":  # not a job creation: nothing can have been created
             raise BackendError(f"IBM Quantum: could not {what}: {problem}") from None
         delay = min(RETRY_BASE_SECONDS * 2**attempt, RETRY_MAX_SECONDS)
         if time.monotonic() - started + delay > min(

@@ -42,10 +42,10 @@ class Deadline:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], lease_seconds: float = 0.0) -> Deadline:
-        """QRUN_DEADLINE_SECONDS, below the claim lease (when there is one): the default is
-        shortened to fit, a value set that does not fit is a usage error naming both."""
+        """QRUN_DEADLINE_SECONDS, below the claim lease (when there is one): shortened to fit
+        (a value set that does not fit was refused already, by check_below_lease in
+        Config.load at the start of every command)."""
         seconds = seconds_from_env(environ, "QRUN_DEADLINE_SECONDS", DEFAULT_DEADLINE_SECONDS)
-        check_below_lease(environ, lease_seconds)
         fits = LEASE_SHARE * lease_seconds
         if lease_seconds and seconds > fits:
             return cls(fits, f"QRUN_DEADLINE_SECONDS, shortened to fit {_lease(lease_seconds)}")

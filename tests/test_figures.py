@@ -216,3 +216,12 @@ def test_points_with_an_asymmetric_interval_get_asymmetric_bars_inside_it() -> N
     (metric,) = result["metrics"]
     assert series["bounds"] == [[metric["low"], metric["high"]]] and metric["low"] >= 0
     assert y_ticks(fit_plot("ro (readout)", result))[0] >= 0.0  # the axis holds no negative bar
+
+
+def test_every_fitted_quantity_has_a_human_name() -> None:
+    """Each name a run-level analysis reports reads as words, its unit left to the unit."""
+    from runner.fits.lead import NAMES, human_name
+
+    assert human_name("frequency_offset_mhz") == "Frequency offset"
+    assert human_name("epc[q0]") == "Error per Clifford q0"
+    assert all(not name[0].islower() for name in NAMES.values())

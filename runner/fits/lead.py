@@ -15,6 +15,7 @@ NAMES = {
     "t1_us": "T1",
     "t2_echo_us": "T2 echo",
     "t2_ramsey_us": "T2 Ramsey",
+    "frequency_offset_mhz": "Frequency offset",
     "readout_error": "Readout error",
     "ghz_fidelity": "GHZ fidelity",
     "epc": "Error per Clifford",

@@ -114,8 +114,8 @@ def collect(ctx: RunContext, lock: Lock, run: RunRecord, spec: Spec | None = Non
         ctx.messages.append(
             f"{lock.name}: run {run.id}: {calibration['note']}; kept the submission's"
         )
-    analysis = analyse_run(request_doc, jobs, results, run, calibration)
-    analysis["device_timing"] = device_timing([outcomes.get(j.id) for j in jobs])
+    timing = device_timing([outcomes.get(j.id) for j in jobs])
+    analysis = analyse_run(request_doc, jobs, results, run, calibration, timing)
     analysis_obj = ctx.put(
         "results", keys.analysis_key(lock.name, run.id), canonical_json(analysis)
     )
@@ -225,9 +225,11 @@ def analyse_run(
     results: dict[str, tuple[str, str]],
     run: RunRecord,
     calibration: dict[str, Any] | None = None,
+    timing: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """analysis.json: per-circuit analyses and the run's headline metric, beside
-    `calibration` (the one the run ran under; by default the submission's)."""
+    `calibration` (the one the run ran under; by default the submission's) and the service's
+    `timing` of its jobs (device_timing)."""
     from runner.analysis.metrics import analyse_estimator, analyse_sampler, headline
     from runner.analysis.record import decode_record
 
@@ -293,6 +295,7 @@ def analyse_run(
         "circuits": records,
         "transpiled": request_doc.get("transpiled", {}),
         "calibration": calibration,
+        "device_timing": timing,
         "entry_groups": groups,
         "entries": analyse_entries(records, groups, calibration) if primitive == "sampler" else [],
     }

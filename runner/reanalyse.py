@@ -49,9 +49,10 @@ def current(store: Any, lock: Lock, run: RunRecord, doc: dict[str, Any]) -> dict
     request_doc, results = found
     stored = doc.get("calibration") or {}  # read from the service at collection: kept
     calibration = stored if "taken" in stored else None
-    analysis = analyse_run(_with_dynamic_ideals(request_doc), run.jobs, results, run, calibration)
-    analysis["device_timing"] = doc.get("device_timing")  # the service's, kept like calibration
-    return analysis
+    timing = doc.get("device_timing")  # the service's, kept like the calibration
+    return analyse_run(
+        _with_dynamic_ideals(request_doc), run.jobs, results, run, calibration, timing
+    )
 
 
 def _stored_inputs(

@@ -117,6 +117,11 @@ def analysis_of(project: Path, run: dict[str, Any]) -> dict[str, Any]:
     return json.loads(stored(project, obj))
 
 
+def request_of(project: Path, run: dict[str, Any]) -> dict[str, Any]:
+    (obj,) = [o for o in run["objects"] if o["key"].endswith("/request.json")]
+    return json.loads(stored(project, obj))
+
+
 def posted_jobs(emulator: IBMRuntimeEmulator) -> int:
     return sum(1 for method, path in emulator.api_requests() if (method, path) == ("POST", "/jobs"))
 

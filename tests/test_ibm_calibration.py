@@ -23,17 +23,12 @@ from tests.test_ibm_backend import (
     ghz_sweep,
     latest,
     qrun,
+    request_of,
     spec_text,
-    stored,
     use_specs,
 )
 
 B = {"T1": 321.0, "readout_error": 0.375}  # calibration B of the run's first qubit
-
-
-def request_of(project: Path, run: dict[str, Any]) -> dict[str, Any]:
-    (obj,) = [o for o in run["objects"] if o["key"].endswith("/request.json")]
-    return json.loads(stored(project, obj))
 
 
 def submitted_under_a(

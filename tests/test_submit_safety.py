@@ -4,7 +4,6 @@ the IBM emulator over HTTP, faults injected at its HTTP layer."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import threading
 import time
@@ -28,8 +27,8 @@ from tests.test_ibm_backend import (
     posted_jobs,
     qrun,
     qrun_process,
+    request_of,
     spec_text,
-    stored,
     use_specs,
 )
 from tests.test_ibm_faults import crash_after_submit
@@ -137,11 +136,6 @@ def test_a_later_part_lost_to_transport_or_the_cap_keeps_the_first_for_the_next_
 # --- #8: adoption keeps the device, the transpile info and request.json ------------------
 
 
-def request_json(project: Path, run: dict[str, Any]) -> dict[str, Any]:
-    (obj,) = [o for o in run["objects"] if o["key"].endswith("/request.json")]
-    return json.loads(stored(project, obj))
-
-
 @pytest.mark.parametrize("lost_parts", [0, 1], ids=["all-jobs-found", "one-part-missing"])
 def test_least_busy_jobs_adopted_after_a_crash_keep_their_device_and_transpile_info(
     project: Path,
@@ -170,7 +164,7 @@ def test_least_busy_jobs_adopted_after_a_crash_keep_their_device_and_transpile_i
     }
     ids = ["ghz[num_qubits=2]", "ghz[num_qubits=3]"]
     assert sorted(run["transpiled"]) == ids
-    doc = request_json(project, run)
+    doc = request_of(project, run)
     assert doc["backend"] == device and sorted(doc["transpiled"]) == ids
     assert doc["transpiled"] == run["transpiled"] and doc["calibration"]
 
@@ -183,7 +177,7 @@ def test_adoption_that_cannot_derive_the_transpile_info_keeps_the_stored_request
     use_specs(project, hw=spec_text("hw"))
     assert qrun(capsys, "apply").code == 0
     submitted = latest(project, "hw")
-    before = request_json(project, submitted)
+    before = request_of(project, submitted)
     lock = read_lock(project / "specs", "hw")
     lost = lock.runs[-1].with_(status=RunStatus.CLAIMED, jobs=(), objects=(), transpiled={},
                                backend=None, lease_expires="2000-01-01T00:00:00Z")  # fmt: skip
@@ -192,7 +186,7 @@ def test_adoption_that_cannot_derive_the_transpile_info_keeps_the_stored_request
     ran = qrun(capsys, "apply")
     run = latest(project, "hw")
     assert [j["id"] for j in run["jobs"]] == [j["id"] for j in submitted["jobs"]]
-    assert request_json(project, run) == before
+    assert request_of(project, run) == before
     assert run["backend"] == "ibm_fez" and run["transpiled"] == submitted["transpiled"]
     assert "adopted 1 job(s)" in ran.out and "could not derive the transpile info" in ran.out
     assert emu.submissions == 1
@@ -234,6 +228,14 @@ def test_the_default_deadline_is_shortened_to_end_before_a_short_lease(
     wait_for(lambda: emu.submissions == 1)  # the held POST lands once released
 
 
+def push_a_batch_of_two(project: Path) -> None:
+    """A spec of two GHZ circuits (a batch of two parts, one circuit per job), on origin."""
+    use_specs(project, pair=spec_text("pair", circuits=ghz_sweep(2, 3)))
+    git(project, "add", "-A")
+    git(project, "commit", "-m", "a batch of two")
+    git(project, "push")
+
+
 def test_the_lease_is_renewed_between_parts_of_a_slow_batch(
     origin_and_clone: tuple[Path, Path], make_ibm_emulator: Any
 ) -> None:
@@ -242,10 +244,7 @@ def test_the_lease_is_renewed_between_parts_of_a_slow_batch(
     bare, project = origin_and_clone
     emulator = make_ibm_emulator(**FAST)
     emulator.jobs.hold()
-    use_specs(project, pair=spec_text("pair", circuits=ghz_sweep(2, 3)))
-    git(project, "add", "-A")
-    git(project, "commit", "-m", "a batch of two")
-    git(project, "push")
+    push_a_batch_of_two(project)
     lease = 45.0
     slow = emulator.faults.add("POST", JOBS, None, delay=lease / 2 + 0.5)  # the first part
     gate = threading.Event()
@@ -410,10 +409,7 @@ def test_a_renewal_failing_between_parts_keeps_the_winner_or_records_the_part(
     bare, project = origin_and_clone
     emulator = make_ibm_emulator(**FAST)
     emulator.jobs.hold()
-    use_specs(project, pair=spec_text("pair", circuits=ghz_sweep(2, 3)))
-    git(project, "add", "-A")
-    git(project, "commit", "-m", "a batch of two")
-    git(project, "push")
+    push_a_batch_of_two(project)
     lease = 30.0
     slow = emulator.faults.add("POST", JOBS, None, delay=lease / 2 + 0.5)
     process = qrun_process(project, "apply", "--push", QRUN_MAX_CIRCUITS_PER_JOB="1",

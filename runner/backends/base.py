@@ -114,11 +114,15 @@ class JobOutcome:
     quantum_seconds: float | None = None
     queue_length: int | None = None
     finished_at: str | None = None  # when the job ended (UTC, lock-file format), if known
-    started_at: str | None = None  # when it started running on the device (the service's)
     properties: Any = None  # the device's calibration as of started_at (IBM: BackendProperties)
     properties_error: str | None = None  # why properties could not be read
     timestamps: Mapping[str, str] = field(default_factory=dict)  # the service's created, running
     # and finished times of the job, as it reported them (IBM); empty for local jobs
+
+    @property
+    def started_at(self) -> str | None:
+        """When the job started on the device by the service's clock (else when created)."""
+        return self.timestamps.get("running") or self.timestamps.get("created")
 
 
 class Backend(Protocol):

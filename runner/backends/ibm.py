@@ -281,7 +281,6 @@ class IbmBackend:
                         result_json=text,
                         quantum_seconds=float(seconds) if seconds is not None else None,
                         finished_at=times.get("finished"),
-                        started_at=times.get("running") or times.get("created"),
                         timestamps={k: str(times[k]) for k in TIMES if times.get(k)},
                     )
                 )

@@ -1,7 +1,8 @@
 """IBM Quantum API requests of one `qrun apply` collect pass: 100 completed experiments plus
 1, 10 and 100 pending jobs. Completed experiments must cost nothing, and pending jobs O(1):
-one listing of the instance's pending qrun-tagged jobs per pass (plus one request per job
-that finished, none here).
+one listing of the instance's pending qrun-tagged jobs per pass. Then the pass that finishes
+the 100: per finished job one request of its state (GET /jobs/{id}), its results and its
+metrics; per pass a page of the finished-jobs listing and one calibration read per device.
 
 The emulator from tests/ibm_emulator runs in this process; the completed experiments' locks
 are written directly with the runner's own lock functions (their history is not what is
@@ -122,9 +123,7 @@ def main() -> None:
             assert emulator.submissions == pending
             counts[pending] = collect_pass(root, emulator)
         emulator.jobs.release()
-        emulator.clear_requests()
-        apply(root)
-        finishing = len(emulator.requests)
+        finishing = collect_pass(root, emulator)
     base = sum(counts[1].values())
     for pending, count in counts.items():
         total = sum(count.values())
@@ -132,7 +131,10 @@ def main() -> None:
             f"collect pass over {COMPLETED} completed experiments and {pending:3d} pending "
             f"job(s): {total} requests, {total / base:.2f}x the 1-pending pass"
         )
-    print(f"the pass that finishes all 100: {finishing} requests")
+    total = sum(finishing.values())
+    print(f"the pass that finishes all 100: {total} requests, {total / 100:.2f} per finished job")
+    for line, n in sorted(finishing.items()):
+        print(f"  finishing 100: {n:3d} x {line}")
     for line, n in sorted(counts[100].items()):
         print(f"  100 pending: {n:3d} x {line}")
 

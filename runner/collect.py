@@ -56,9 +56,9 @@ def collect(ctx: RunContext, lock: Lock, run: RunRecord, spec: Spec | None = Non
     lock, run = settle_surplus(ctx, lock, run)
     open_ids = [j.id for j in run.jobs if not JobStatus(j.status).final]
     ctx.phase("collect", f"collect {plural(len(run.jobs), 'job')}")
-    outcomes = (
-        {o.job_id: o for o in ctx.backend_for(run.target).collect(open_ids)} if open_ids else {}
-    )
+    first = run.jobs[0].id if run.jobs else None  # the job whose calibration describes the run
+    backend = ctx.backend_for(run.target)
+    outcomes = {o.job_id: o for o in backend.collect(open_ids, first)} if open_ids else {}
     jobs = tuple(_merge_job(j, outcomes.get(j.id)) for j in run.jobs)
     for polled in outcomes.values():
         if polled.queue_length is not None and run.backend:
@@ -93,7 +93,7 @@ def collect(ctx: RunContext, lock: Lock, run: RunRecord, spec: Spec | None = Non
         return lock
     missing = [j.id for j in jobs if j.id not in outcomes]
     if missing:  # finished in an earlier pass whose results were not stored yet
-        outcomes.update({o.job_id: o for o in ctx.backend_for(run.target).collect(missing)})
+        outcomes.update({o.job_id: o for o in backend.collect(missing, first)})
     objects = list(run.objects)
     found = _request_for(ctx, lock, run, spec, objects)
     if found is None:

@@ -763,30 +763,37 @@ def scenario_sse_on_every_upload(world: World) -> None:
 
 GHZ5 = ghz_sweep(2, 3, 4, 5, 6)
 JOB_PATH = re.compile(r"^/api/v1/jobs/[^/]+")  # a request about one job, not the listing
+LOOKUP = re.compile(r"^/api/v1/jobs/[^/]+$")
 
 
 @dataclass(frozen=True)
 class Pass:
-    """The IBM requests of one apply: about single jobs, listings of jobs, and the rest."""
+    """The IBM requests of one apply: about single jobs, listings of pending and of finished
+    jobs, and the rest."""
 
     per_job: int
+    lookups: int  # GET /jobs/{id}: the state of one job
     listings: int
+    finished_listings: int
     others: int
 
 
 def collect_pass(world: World) -> Pass:
     world.emulator.clear_requests()
     assert world.apply().code == 0
-    paths = [r.path for r in world.emulator.requests]
-    per_job = sum(1 for p in paths if JOB_PATH.match(p))
-    listings = paths.count("/api/v1/jobs")
-    return Pass(per_job, listings, len(paths) - per_job - listings)
+    requests = world.emulator.requests
+    per_job = sum(1 for r in requests if JOB_PATH.match(r.path))
+    listed = [r.query.get("pending", [""])[0] for r in requests if r.path == "/api/v1/jobs"]
+    pending, finished = listed.count("true"), listed.count("false")
+    lookups = sum(1 for r in requests if LOOKUP.match(r.path))
+    return Pass(per_job, lookups, pending, finished, len(requests) - per_job - len(listed))
 
 
 def scenario_collect_is_one_listing_per_pass(world: World) -> None:
     """A pass over one pending job and one over five cost the same, with one listing and no
-    request per pending job; finishing five costs five times finishing one. Whatever is
-    above that is counted as extra requests."""
+    request per pending job; a pass that finishes jobs adds at most one page of finished jobs,
+    and finishing five costs five times finishing one. Whatever is above that is counted as
+    extra requests."""
     world.env = {"QRUN_MAX_CIRCUITS_PER_JOB": "1", "QRUN_MAX_PENDING_JOBS": "100",
                  "QRUN_SUBMISSIONS_PER_MINUTE": "100"}  # fmt: skip
     job_id = held_run(world)
@@ -800,12 +807,15 @@ def scenario_collect_is_one_listing_per_pass(world: World) -> None:
     finish_five = collect_pass(world)
     passes = (one, finish_one, five, finish_five)
     world.extra_requests += sum(abs(p.listings - 1) for p in passes)
+    world.extra_requests += one.finished_listings + five.finished_listings
+    world.extra_requests += sum(max(0, p.finished_listings - 1) for p in (finish_one, finish_five))
     world.extra_requests += one.per_job + five.per_job + max(0, five.others - one.others)
     world.extra_requests += max(0, finish_five.per_job - 5 * finish_one.per_job)
+    world.extra_requests += max(0, finish_one.lookups - 1) + max(0, finish_five.lookups - 5)
     world.notes.append(f"collect passes (1 pending, 1 finishing, 5, 5 finishing): {passes}")
     world.measured.append(
-        f"collect: {finish_one.per_job} request(s) per finished job, {five.per_job} per "
-        f"pending job, {five.listings} listing(s) per pass"
+        f"collect: {finish_one.per_job} request(s) per finished job ({finish_one.lookups} of its "
+        f"state), {five.per_job} per pending job, {five.listings} listing(s) per pass"
     )
 
 

@@ -4,6 +4,7 @@ jobs per pass, no request per pending job. Real client, emulator over HTTP."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +52,36 @@ def test_a_collect_pass_costs_the_same_for_any_number_of_pending_jobs(
 
     emulator.jobs.release()
     finishing = collect_pass(emulator, capsys)
-    assert finishing.count("GET /jobs") == 1
-    assert finishing.count("GET /jobs/{id}/results") == pending  # each finished job, once
+    assert finishing.count("GET /jobs") == 2  # the pending listing, a page of finished jobs
+    per_job = Counter(r for r in finishing if r.startswith("GET /jobs/{id}"))
+    assert per_job == {"GET /jobs/{id}": pending,  # its final state: once, not twice
+                       "GET /jobs/{id}/results": pending, "GET /jobs/{id}/metrics": pending}  # fmt: skip
+    assert finishing.count("GET /backends/ibm_fez/properties") == 1  # the run's first job's
     assert latest(project, "hw")["status"] == "completed"
+
+
+def test_runs_that_ran_under_one_calibration_read_it_once(
+    project: Path, make_ibm_emulator: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Three runs finishing in one pass, all started after the device's last calibration:
+    one read of its calibration, not one per run; each run records it as of its own start."""
+    from runner.schedule import format_time
+    from tests.test_ibm_backend import analysis_of
+
+    emulator = make_ibm_emulator(**FAST)
+    emulator.jobs.hold()
+    use_specs(project, **{name: spec_text(name) for name in ("a", "b", "c")})
+    assert qrun(capsys, "apply").code == 0
+    emulator.jobs.release()
+    finishing = collect_pass(emulator, capsys)
+    assert finishing.count("GET /backends/ibm_fez/properties") == 1
+    assert finishing.count("GET /jobs/{id}") == 3
+    for name in ("a", "b", "c"):
+        run = latest(project, name)
+        calibration = analysis_of(project, run)["calibration"]
+        job = emulator.jobs[run["jobs"][0]["id"]]
+        assert calibration["taken"] == "collection"
+        assert calibration["as_of"] == format_time(job.running)
 
 
 def test_a_run_shows_how_long_it_queued_and_ran_by_the_services_timestamps(

@@ -52,8 +52,13 @@ JOB_NEW_SERVICE: Row = [  # service.job(id) on a new service
 JOB_SAME_SERVICE: Row = [("GET", "/api/v1/jobs/{job}")]  # service.job(id), backend known
 RESULTS: Row = [("GET", "/api/v1/jobs/{job}/results")]  # job.result() once final
 METRICS: Row = [("GET", "/api/v1/jobs/{job}/metrics")]  # job.metrics()
-# backend.properties(datetime=...): the calibration as of the job's start (updated_before)
-PROPERTIES_AT: Row = [("GET", "/api/v1/backends/{backend}/properties")]
+FINISHED: Row = [  # service.jobs(job_tags=["qrun"], pending=False, limit=200): a page of
+    ("GET", "/api/v1/jobs"),  # finished jobs, whose objects need no lookup of their own
+    ("GET", "/api/v1/backends/{backend}/configuration"),  # once per device
+]
+# backend.properties(refresh=True): the device's newest calibration, the one of every job that
+# started since its date (an older start: properties(datetime=start), with updated_before)
+PROPERTIES_NEWEST: Row = [("GET", "/api/v1/backends/{backend}/properties")]
 
 # --- what qrun does with them -----------------------------------------------------------
 SUBMIT = (
@@ -66,7 +71,7 @@ SUBMIT = (
     + PENDING  # the collect pass that follows every submit: one listing, the job in it
     + BACKEND_STATUS  # queue length for the dashboard, once per backend
 )
-COLLECT = SERVICE + PENDING + JOB_NEW_SERVICE + JOB_STATUS + RESULTS + METRICS + PROPERTIES_AT
+COLLECT = SERVICE + PENDING + FINISHED + JOB_STATUS + RESULTS + METRICS + PROPERTIES_NEWEST
 
 
 def shape(request: RecordedRequest, names: dict[str, str]) -> tuple[str, str]:
@@ -134,8 +139,12 @@ def test_request_details_match_the_protocol(recorded: Recorded) -> None:
         assert poll.query == {"exclude_params": ["true"]}
     for backends in (r for r in submit + collect if r.path == "/api/v1/backends"):
         assert backends.query == {"include_mocks": ["True"]}
-    (as_of,) = [r for r in collect if r.path.endswith("/properties")]
-    assert list(as_of.query) == ["updated_before"]  # the calibration the job ran under
+    pending, finished = (r for r in collect if r.path == "/api/v1/jobs")
+    assert pending.query["pending"] == ["true"] and pending.query["tags"] == ["qrun"]
+    assert finished.query["pending"] == ["false"] and finished.query["tags"] == ["qrun"]
+    assert finished.query["limit"] == ["200"] and "offset" not in finished.query  # the newest
+    (newest,) = [r for r in collect if r.path.endswith("/properties")]
+    assert newest.query == {}  # the job started after the newest calibration: it ran under it
     assert all(r.headers.get("Service-CRN") == recorded.emulator.crn for r in submit if r.api_path)
 
 

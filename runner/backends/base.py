@@ -146,8 +146,10 @@ class Backend(Protocol):
         among known: jobs a slow runner created after another took its claim over."""
         ...
 
-    def collect(self, job_ids: Sequence[str]) -> list[JobOutcome]:
-        """Current state of each job, with the result for completed ones."""
+    def collect(self, job_ids: Sequence[str], calibrated: str | None = None) -> list[JobOutcome]:
+        """Current state of each job, with the result for completed ones; the job `calibrated`
+        (a run's first, which describes it) also with the device's calibration as it ran,
+        where the backend reads one."""
         ...
 
     def cancel(self, job_ids: Sequence[str]) -> list[str]:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from contextlib import suppress
-from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar
 
-from runner.backends.base import JobOutcome, JobRef, JobStatus, RunRequest, Submission
-from runner.backends.ibm_client import LATER, IbmSettings, guard, service_for
-from runner.backends.primitives import make_primitive, make_pubs, v2_shaped
+from runner.backends.base import JobOutcome, JobRef, RunRequest, Submission
+from runner.backends.ibm_client import IbmSettings, guard, service_for
+from runner.backends.ibm_collect import CalibrationHistory, collect_jobs, listings_for
+from runner.backends.primitives import make_primitive, make_pubs
 from runner.config import Config
 from runner.deadline import DeadlineExceeded
 from runner.errors import BackendError, CredentialsError, QrunError, SubmitUncertain
@@ -25,16 +25,6 @@ from runner.output import plural
 __all__ = ["IbmBackend", "IbmSettings", "available_backends", "service_for", "settings_from"]
 
 T = TypeVar("T")
-TIMES = ("created", "running", "finished")  # the job timestamps the service reports
-LISTING_LIMIT = 10_000  # pages of the service's largest size, not of the client's 20
-STATUS = {
-    "INITIALIZING": JobStatus.QUEUED,
-    "QUEUED": JobStatus.QUEUED,
-    "RUNNING": JobStatus.RUNNING,
-    "DONE": JobStatus.COMPLETED,
-    "ERROR": JobStatus.FAILED,
-    "CANCELLED": JobStatus.CANCELLED,
-}
 
 
 def chunks(items: Sequence[T], size: int) -> list[list[T]]:
@@ -49,7 +39,7 @@ class IbmBackend:
         self.settings, self.target = settings, target
         self._backends: dict[str, Any] = {}
         self._found: dict[str, dict[int, JobRef]] = {}  # run id -> part -> job, by find_jobs
-        self._calibrations: dict[tuple[str, str], Any] = {}  # (device, start) -> properties
+        self._calibrations = CalibrationHistory(settings)
 
     @property
     def service(self) -> Any:
@@ -229,107 +219,18 @@ class IbmBackend:
                 found.append((part, JobRef(job.job_id(), tuple(parts[part]), device_name(job))))
         return found
 
-    def pending_listing(self) -> dict[str, Any]:
-        """The instance's pending qrun-tagged jobs by id: one listing per pass, shared by every
-        run collected in it (a pending job then costs no request of its own)."""
-        if self.settings.pending is None:
-            jobs = guard(
-                self.settings,
-                "list pending jobs",
-                lambda: self.service.jobs(job_tags=["qrun"], pending=True, limit=LISTING_LIMIT),
-            )
-            self.settings.pending = {job.job_id(): job for job in jobs or []}
-        return self.settings.pending
-
     def strays(self, tags: Sequence[str], known: Sequence[str]) -> list[tuple[str, int]]:
         """(id, part) of pending jobs carrying all of a run's tags that its record lacks."""
         return sorted(
             (job_id, part_of(job.tags or []))
-            for job_id, job in self.pending_listing().items()
+            for job_id, job in listings_for(self.settings).pending().items()
             if job_id not in known and set(tags) <= set(job.tags or [])
         )
 
-    def collect(self, job_ids: Sequence[str]) -> list[JobOutcome]:
-        """Jobs in this pass's pending listing are still pending (no request); each other one
-        finished: look it up once, fetch results and QPU seconds, or its error."""
-        from runner.analysis.record import encode_primitive_result
-
-        pending = self.pending_listing()
-        outcomes = []
-        ran: dict[str, Any] = {}  # job id -> the client's job, of each completed one
-        for job_id in job_ids:
-            if job_id in pending:
-                job = pending[job_id]
-                outcomes.append(
-                    JobOutcome(job_id, JobStatus.QUEUED, queue_length=self.queue_length(job))
-                )
-                continue
-            job = guard(self.settings, f"look up job {job_id}", partial(self.service.job, job_id))
-            raw = guard(self.settings, f"poll job {job_id}", job.status)
-            status = STATUS.get(str(raw), JobStatus.QUEUED)
-            if status is JobStatus.COMPLETED:
-                result = guard(self.settings, f"fetch results of {job_id}", job.result)
-                metrics = guard(self.settings, f"read metrics of {job_id}", job.metrics)
-                usage = (metrics or {}).get("usage", {})
-                seconds = usage.get("quantum_seconds", usage.get("qpu_charge_time_seconds"))
-                text = encode_primitive_result(v2_shaped(result))  # registers as received
-                times = (metrics or {}).get("timestamps") or {}
-                outcomes.append(
-                    JobOutcome(
-                        job_id,
-                        status,
-                        result_json=text,
-                        quantum_seconds=float(seconds) if seconds is not None else None,
-                        finished_at=times.get("finished"),
-                        timestamps={k: str(times[k]) for k in TIMES if times.get(k)},
-                    )
-                )
-                ran[job_id] = job
-            elif status in (JobStatus.FAILED, JobStatus.CANCELLED):
-                message = guard(self.settings, f"read the error of {job_id}", job.error_message)
-                status, reason = failure(job_id, status, self.settings.scrub(message or ""))
-                outcomes.append(JobOutcome(job_id, status, reason=reason))
-            else:
-                outcomes.append(JobOutcome(job_id, status, queue_length=self.queue_length(job)))
-        # read last (a failure costs no job its result; it is noted, never raised)
-        return [self._with_calibration(o, ran[o.job_id]) if o.job_id in ran else o
-                for o in outcomes]  # fmt: skip
-
-    def _with_calibration(self, outcome: JobOutcome, job: Any) -> JobOutcome:
-        """With the device's properties as of the job's start (`running`, else `created`): as
-        job.properties() but with no second metrics request; once per device and start."""
-        from runner.schedule import parse_time
-
-        device, start = job.backend(), outcome.started_at
-        if device is None or not start:
-            return replace(outcome, properties_error="the service gave no start time or device")
-        key = (device.name, start)
-        if key not in self._calibrations:
-            what = f"read the calibration of {device.name} as of {start}"
-            try:
-                read = partial(device.properties, datetime=parse_time(start))
-                self._calibrations[key] = guard(self.settings, what, read)
-            except (BackendError, ValueError) as exc:
-                return replace(outcome, properties_error=str(exc).removesuffix("; " + LATER))
-        if self._calibrations[key] is None:
-            return replace(outcome, properties_error=f"{device.name} reported no calibration")
-        return replace(outcome, properties=self._calibrations[key])
-
-    def queue_length(self, job: Any) -> int | None:
-        """The queue length of the job's backend (IBM no longer gives a per-job position), read
-        once per backend per invocation; best effort: None when the service does not answer."""
-        device = job.backend()
-        if device is None:
-            return None
-        if device.name not in self.settings.queues:
-            try:
-                status = guard(self.settings, "read backend status", device.status)
-            except BackendError:
-                status = None
-            self.settings.queues[device.name] = (
-                None if status is None else int(getattr(status, "pending_jobs", 0))
-            )
-        return self.settings.queues[device.name]
+    def collect(self, job_ids: Sequence[str], calibrated: str | None = None) -> list[JobOutcome]:
+        """Pending jobs cost no request; each finished one its final state, then its results
+        and QPU seconds or its error (see runner.backends.ibm_collect)."""
+        return collect_jobs(self.settings, self._calibrations, job_ids, calibrated)
 
     def cancel(self, job_ids: Sequence[str]) -> list[str]:
         """Cancel pending jobs; returns those already final (left alone). Other errors raise."""
@@ -404,21 +305,6 @@ def unknown_backend_message(name: str, names: Sequence[str]) -> str:
         f"Unknown backend '{name}'.{hint} Available to this instance: {', '.join(names)} "
         "(or least_busy, local:aer, local:fake_<device>)"
     )
-
-
-def failure(job_id: str, status: JobStatus, message: str) -> tuple[JobStatus, str]:
-    """A final job's status and the service's reason in one line. The client reports
-    "cancelled - ran too long" as an error; qrun records it as cancelled, with the reason."""
-    if "ran longer than maximum execution time" in message:
-        return JobStatus.CANCELLED, "ran too long: cancelled at its maximum execution time"
-    lines = [
-        line.strip()
-        for line in message.splitlines()
-        if line.strip() and not line.startswith(("Traceback", f"Job {job_id} "))
-    ]
-    if lines:
-        return status, "; ".join(lines)[:500]
-    return status, f"{status.value} on IBM Quantum (no reason given)"
 
 
 def settings_from(config: Config) -> IbmSettings:

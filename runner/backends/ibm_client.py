@@ -52,7 +52,7 @@ class IbmSettings:
         self.service: Any = None  # created on first use, then shared by every target
         self.unavailable: str | None = None  # set once the service is down: fail fast after
         self.queues: dict[str, int | None] = {}  # backend name -> queue length, this invocation
-        self.pending: dict[str, Any] | None = None  # job id -> job: this pass's pending listing
+        self.listings: Any = None  # this pass's listings of qrun jobs (ibm_collect.JobListings)
 
     def __repr__(self) -> str:  # the token never appears in a repr
         return (

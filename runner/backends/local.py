@@ -217,8 +217,9 @@ class LocalBackend:
         """None: no local job outlives the process that ran it."""
         return []
 
-    def collect(self, job_ids: Sequence[str]) -> list[JobOutcome]:
-        """Outcomes of jobs run in this process; others are FAILED with the way forward."""
+    def collect(self, job_ids: Sequence[str], calibrated: str | None = None) -> list[JobOutcome]:
+        """Outcomes of jobs run in this process; others are FAILED with the way forward. The
+        calibration is the fake device's fixed one, recorded at submission."""
         with _outcomes_lock:
             known = dict(_outcomes)
         return [

@@ -60,6 +60,32 @@ def test_a_collect_pass_costs_the_same_for_any_number_of_pending_jobs(
     assert latest(project, "hw")["status"] == "completed"
 
 
+def test_a_batch_fetches_each_jobs_results_once_when_the_run_completes(
+    project: Path,
+    make_ibm_emulator: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A job that finished while another of its run waits is recorded (state, QPU seconds),
+    and its results are fetched once, in the pass that completes the run."""
+    monkeypatch.setenv("QRUN_MAX_CIRCUITS_PER_JOB", "1")
+    emulator = make_ibm_emulator(**FAST)
+    emulator.jobs.hold()
+    use_specs(project, hw=spec_text("hw", circuits=QV.format(seeds=[0, 1])))
+    assert qrun(capsys, "apply").code == 0
+    first, second = (j["id"] for j in latest(project, "hw")["jobs"])
+    emulator.jobs.release(first)
+    waiting = collect_pass(emulator, capsys)
+    run = latest(project, "hw")
+    assert run["status"] == "queued" and run["jobs"][0]["status"] == "completed"
+    assert run["jobs"][0]["quantum_seconds"] is not None  # its cost is recorded already
+    emulator.jobs.release(second)
+    completing = collect_pass(emulator, capsys)
+    assert latest(project, "hw")["status"] == "completed"
+    fetched = [r for r in waiting + completing if r == "GET /jobs/{id}/results"]
+    assert len(fetched) == 2  # each job's results once
+
+
 def test_runs_that_ran_under_one_calibration_read_it_once(
     project: Path, make_ibm_emulator: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:

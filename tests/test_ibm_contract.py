@@ -71,7 +71,7 @@ SUBMIT = (
     + PENDING  # the collect pass that follows every submit: one listing, the job in it
     + BACKEND_STATUS  # queue length for the dashboard, once per backend
 )
-COLLECT = SERVICE + PENDING + FINISHED + JOB_STATUS + RESULTS + METRICS + PROPERTIES_NEWEST
+COLLECT = SERVICE + PENDING + FINISHED + JOB_STATUS + METRICS + RESULTS + PROPERTIES_NEWEST
 
 
 def shape(request: RecordedRequest, names: dict[str, str]) -> tuple[str, str]:

@@ -105,7 +105,8 @@ class Submission:
 
 @dataclass(frozen=True)
 class JobOutcome:
-    """The state of one job as seen now; result_json is set once it completed."""
+    """The state of one job as seen now; result_json is set once it and the jobs collected
+    with it completed."""
 
     job_id: str
     status: JobStatus
@@ -147,9 +148,9 @@ class Backend(Protocol):
         ...
 
     def collect(self, job_ids: Sequence[str], calibrated: str | None = None) -> list[JobOutcome]:
-        """Current state of each job, with the result for completed ones; the job `calibrated`
-        (a run's first, which describes it) also with the device's calibration as it ran,
-        where the backend reads one."""
+        """Current state of each job; when every one completed, with their results, and the
+        job `calibrated` (a run's first, which describes it) with the device's calibration as
+        it ran, where the backend reads one."""
         ...
 
     def cancel(self, job_ids: Sequence[str]) -> list[str]:

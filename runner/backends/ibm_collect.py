@@ -5,8 +5,9 @@ waiting and costs nothing more. A job absent from it has finished. Its client ob
 from the listing of finished qrun-tagged jobs (newest first, a page at a time, only as far as
 the pass needs it) rather than from `service.job(id)`, because the object that call returns
 does not keep the state it was fetched with: its `status()` would fetch the job again. So a
-finished job costs one `GET /jobs/{id}` (its final state), plus its results and metrics when
-it completed: three separate requests, as the client offers them.
+finished job costs one `GET /jobs/{id}` (its final state) and, when it completed, one for its
+metrics (QPU seconds, timestamps); its results are fetched once the run can use them, when
+every job of the run completed: one more request each, as the client offers them.
 
 The calibration a run ran under is read once per calibration of a device, not once per job:
 a read as of time t answers the snapshot dated d <= t, which is then the one of every start
@@ -155,9 +156,10 @@ def collect_jobs(
     calibrated: str | None,
 ) -> list[JobOutcome]:
     """Jobs in this pass's pending listing are still pending (no request); each other one
-    finished: its final state once, then its results and QPU seconds, or its error. The job
-    `calibrated` (a run is described by its first) also gets its device's calibration, read
-    only once all of these jobs completed: a run still waiting would not use it yet."""
+    finished: its final state once, then its QPU seconds, or its error. Results are fetched
+    only once every one of these jobs completed (a run still waiting, or failed, would not
+    use them: they are fetched when it completes), and with them the calibration of the job
+    `calibrated` (a run is described by its first)."""
     listings = listings_for(settings)
     pending = listings.pending()
     outcomes, finished = [], {}
@@ -168,20 +170,19 @@ def collect_jobs(
             continue
         finished[job_id] = job = listings.finished(job_id)
         outcomes.append(_outcome(settings, job_id, job))
-    if calibrated in finished and all(o.status is JobStatus.COMPLETED for o in outcomes):
+    if not all(o.status is JobStatus.COMPLETED for o in outcomes):
+        return outcomes
+    outcomes = [with_results(settings, o, finished[o.job_id]) for o in outcomes]
+    if calibrated in finished:
         return [with_calibration(calibrations, o, finished[o.job_id]) if o.job_id == calibrated
                 else o for o in outcomes]  # fmt: skip
     return outcomes
 
 
 def _outcome(settings: IbmSettings, job_id: str, job: Any) -> JobOutcome:
-    from runner.analysis.record import encode_primitive_result
-    from runner.backends.primitives import v2_shaped
-
     raw = guard(settings, f"poll job {job_id}", job.status)
     status = STATUS.get(str(raw), JobStatus.QUEUED)
     if status is JobStatus.COMPLETED:
-        result = guard(settings, f"fetch results of {job_id}", job.result)
         metrics = guard(settings, f"read metrics of {job_id}", job.metrics) or {}
         usage = metrics.get("usage", {})
         seconds = usage.get("quantum_seconds", usage.get("qpu_charge_time_seconds"))
@@ -189,7 +190,6 @@ def _outcome(settings: IbmSettings, job_id: str, job: Any) -> JobOutcome:
         return JobOutcome(
             job_id,
             status,
-            result_json=encode_primitive_result(v2_shaped(result)),  # registers as received
             quantum_seconds=float(seconds) if seconds is not None else None,
             finished_at=times.get("finished"),
             timestamps={k: str(times[k]) for k in TIMES if times.get(k)},
@@ -199,6 +199,15 @@ def _outcome(settings: IbmSettings, job_id: str, job: Any) -> JobOutcome:
         status, reason = failure(job_id, status, settings.scrub(message or ""))
         return JobOutcome(job_id, status, reason=reason)
     return JobOutcome(job_id, status, queue_length=queue_length(settings, job))
+
+
+def with_results(settings: IbmSettings, outcome: JobOutcome, job: Any) -> JobOutcome:
+    """A completed job's outcome with its results, as received (registers and all)."""
+    from runner.analysis.record import encode_primitive_result
+    from runner.backends.primitives import v2_shaped
+
+    result = guard(settings, f"fetch results of {outcome.job_id}", job.result)
+    return replace(outcome, result_json=encode_primitive_result(v2_shaped(result)))
 
 
 def with_calibration(calibrations: CalibrationHistory, outcome: JobOutcome, job: Any) -> JobOutcome:

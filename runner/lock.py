@@ -187,7 +187,7 @@ def _checked_document(text: str, file: str) -> dict[str, Any]:
         ) from None
     except RecursionError:
         doc = {"deep": True}
-    if doc.get("deep") is True or depth.too_deep(doc) is not None:
+    if doc.get("deep") is True or depth.too_deep(doc, text) is not None:
         raise SpecError(
             [
                 Diagnostic(

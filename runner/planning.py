@@ -90,12 +90,13 @@ def whole_plan(
         ibm_credentials=bool(config.environ.get("IBM_QUANTUM_TOKEN", "").strip()),
     )
     specs = {s.name: s for s in every}
-    blocked = [a for a in plan(base) if a.kind is Kind.BLOCKED and a.name in specs]
+    actions = plan(base)
+    blocked = [a for a in actions if a.kind is Kind.BLOCKED and a.name in specs]
     if any(is_retired(specs[a.name].variant(a.target).target) for a in blocked):
         listed = listed_backends(config)  # the service confirms the retirement and says
         if listed is not None:  # which devices are current
             base = replace(base, listed_backends=listed)
-    actions = plan(base)
+            actions = plan(base)
     # Ask the service for the remaining quota only when hardware submissions are planned.
     if any(
         a.kind is Kind.SUBMIT and not (a.target or specs[a.name].target).startswith("local:")

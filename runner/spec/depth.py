@@ -17,12 +17,17 @@ Path = tuple[str | int, ...]
 _OPENERS, _CLOSERS = "[{", "]}"
 
 
-def too_deep(doc: dict[str, Any]) -> Path | None:
+def too_deep(doc: dict[str, Any], text: str | None = None) -> Path | None:
     """The first path longer than MAX_DEPTH (cut just past the limit), or None.
 
     Iterative, so a document of any depth is checked without recursion. Counting levels
     is enough to know every document qrun reads is fine; paths are built only for one
-    that is not."""
+    that is not. With the TOML text the document was parsed from, most need no walk at
+    all: every table or array below the root is opened by a character of its own (a `[`,
+    a `{`, or the `.` after a dotted key's part), so a path has at most one key more than
+    the text has of those."""
+    if text is not None and text.count(".") + text.count("[") + text.count("{") < MAX_DEPTH:
+        return None
     stack: list[tuple[Any, int]] = [(doc, 0)]
     while stack:
         value, level = stack.pop()

@@ -155,7 +155,7 @@ def parse_toml(text: str, file: str) -> dict[str, Any]:
     except RecursionError:
         line, col = _where(text, depth.deep_bracket(text))
         raise SpecError([Diagnostic(file, line, col, _TOO_DEEP)]) from None
-    deep = depth.too_deep(doc)
+    deep = depth.too_deep(doc, text)
     if deep is not None:
         line, col = locate(text).value(deep)
         message = f"{depth.shown(deep)}: {_TOO_DEEP}"

@@ -7,7 +7,6 @@ Exit codes: 0 success, 1 expected failure (invalid spec, failed run, plan has ch
 from __future__ import annotations
 
 import argparse
-import gc
 import importlib
 import os
 import sys
@@ -184,9 +183,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     try:
         module = importlib.import_module(f"runner.commands.{name}")
-        # What exists now (modules, classes) outlives the command: the cyclic collector skips
-        # it until the end, rather than walk it all again while a plan reads thousands of files.
-        gc.freeze()
         with sigterm_as_interrupt():  # a cancelled CI job unwinds: cleanups run
             return int(module.run(args))
     except SpecError as exc:
@@ -211,5 +207,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.emit("error", "command.bug",
                  f"qrun: internal error (a bug); traceback written to {debug}", command=name)  # fmt: skip
         return 3
-    finally:
-        gc.unfreeze()

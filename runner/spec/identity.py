@@ -12,6 +12,8 @@ import json
 from typing import Any
 
 IDENTITY_VERSION = 1
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+"""json.dumps with these options, without setting up an encoder for every spec."""
 
 
 def run_identity(
@@ -34,5 +36,5 @@ def run_identity(
             for c in circuits
         ],
     }
-    canonical = json.dumps(relevant, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    canonical = _CANONICAL.encode(relevant)
     return hashlib.sha256(canonical.encode()).hexdigest()

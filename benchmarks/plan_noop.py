@@ -141,6 +141,8 @@ def main_cold() -> None:
         f"{parse_10k * 1e3:.0f} ms, ratio {plan_10k / parse_10k:.2f}x) -> growth "
         f"t(10k) / (10 x t(1k)) = {plan_10k / (10 * plan_1k):.2f} (1.0 is linear)"
     )
+    # the machine's load while measuring: on a shared one, ratios drift with it
+    print("load average (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
 
 
 if __name__ == "__main__":

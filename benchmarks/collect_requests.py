@@ -2,7 +2,8 @@
 1, 10 and 100 pending jobs. Completed experiments must cost nothing, and pending jobs O(1):
 one listing of the instance's pending qrun-tagged jobs per pass. Then the pass that finishes
 the 100: per finished job one request of its state (GET /jobs/{id}), its results and its
-metrics; per pass a page of the finished-jobs listing and one calibration read per device.
+metrics; per pass a page of the finished-jobs listing and, per device, a calibration read as
+of the first start and one as of now (they span the starts between).
 
 The emulator from tests/ibm_emulator runs in this process; the completed experiments' locks
 are written directly with the runner's own lock functions (their history is not what is

@@ -105,7 +105,8 @@ def _simulate(spec: Spec, jobs: Any, twin: str | None) -> tuple[dict[str, Any], 
             circuits=small,
         )
         submission = backend.submit(request)
-        outcome = backend.collect([submission.jobs[0].job_id])[0]
+        first = submission.jobs[0].job_id
+        outcome = backend.collect([first], first_job=first)[0]
         for job, pub in zip(
             small, decode_record(outcome.result_json or "", "sampler"), strict=True
         ):

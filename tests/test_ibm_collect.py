@@ -86,23 +86,29 @@ def test_a_batch_fetches_each_jobs_results_once_when_the_run_completes(
     assert len(fetched) == 2  # each job's results once
 
 
-def test_runs_that_ran_under_one_calibration_read_it_once(
-    project: Path, make_ibm_emulator: Any, capsys: pytest.CaptureFixture[str]
+def test_runs_that_ran_under_one_calibration_read_it_twice_in_all(
+    project: Path,
+    make_ibm_emulator: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Three runs finishing in one pass, all started after the device's last calibration:
-    one read of its calibration, not one per run; each run records it as of its own start."""
+    """Four runs finishing in one pass under one calibration: a read as of the first start,
+    one as of now that answers the same snapshot, and the starts between need none. Each
+    run records the calibration as of its own start."""
     from runner.schedule import format_time
     from tests.test_ibm_backend import analysis_of
 
+    names = ("a", "b", "c", "d")
+    monkeypatch.setenv("QRUN_MAX_PENDING_JOBS", "10")
     emulator = make_ibm_emulator(**FAST)
     emulator.jobs.hold()
-    use_specs(project, **{name: spec_text(name) for name in ("a", "b", "c")})
+    use_specs(project, **{name: spec_text(name) for name in names})
     assert qrun(capsys, "apply").code == 0
     emulator.jobs.release()
     finishing = collect_pass(emulator, capsys)
-    assert finishing.count("GET /backends/ibm_fez/properties") == 1
-    assert finishing.count("GET /jobs/{id}") == 3
-    for name in ("a", "b", "c"):
+    assert finishing.count("GET /backends/ibm_fez/properties") == 2
+    assert finishing.count("GET /jobs/{id}") == len(names)
+    for name in names:
         run = latest(project, name)
         calibration = analysis_of(project, run)["calibration"]
         job = emulator.jobs[run["jobs"][0]["id"]]
@@ -110,29 +116,55 @@ def test_runs_that_ran_under_one_calibration_read_it_once(
         assert calibration["as_of"] == format_time(job.running)
 
 
-def test_a_run_shows_how_long_it_queued_and_ran_by_the_services_timestamps(
-    project: Path, make_ibm_emulator: Any, capsys: pytest.CaptureFixture[str]
+def test_a_calibration_published_during_a_pass_is_the_one_of_later_starts(
+    make_ibm_emulator: Any,
 ) -> None:
-    """Durations come from IBM's created, running and finished times, not qrun's clock."""
-    from datetime import timedelta
+    """The readings of a pass bound the spans they know: a start after the last of them is
+    read again, and gets a calibration published after that reading."""
+    from datetime import UTC, datetime, timedelta
 
-    from runner.schedule import format_time
-    from tests.test_ibm_backend import analysis_of
+    from runner.backends.ibm_client import IbmSettings, service_for
+    from runner.backends.ibm_collect import CalibrationHistory
 
     emulator = make_ibm_emulator(**FAST)
+    settings = IbmSettings(emulator.client_env())
+    device = service_for(settings).backend("ibm_fez")
+    history = CalibrationHistory(settings)
+    now = datetime.now(UTC)
+    emulator.clear_requests()
+    first = history.as_of(device, now - timedelta(minutes=10))
+    assert history.as_of(device, now - timedelta(minutes=5)) is first  # spanned by "now"
+    assert history.as_of(device, now - timedelta(minutes=10)) is first
+    snapshot = emulator.backends["ibm_fez"].recalibrate({0: {"T1": 321.0}})  # published now
+    later = datetime.fromisoformat(snapshot["last_update_date"]) + timedelta(seconds=1)
+    t1_us = history.as_of(device, later).t1(0) * 1e6
+    assert t1_us == pytest.approx(321.0)
+    reads = [r for r in emulator.requests if r.api_path == "/backends/ibm_fez/properties"]
+    assert len(reads) == 3  # the first start, now, the start after the new calibration
+
+
+def test_finished_jobs_of_a_retired_device_cost_no_request(
+    project: Path,
+    make_ibm_emulator: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Finished jobs are listed for the run's device only: jobs of a device retired since
+    are not decoded (the client would ask for its configuration once per job)."""
+    for name, value in (("QRUN_MAX_CIRCUITS_PER_JOB", "1"), ("QRUN_MAX_PENDING_JOBS", "20"),
+                        ("QRUN_SUBMISSIONS_PER_MINUTE", "100")):  # fmt: skip
+        monkeypatch.setenv(name, value)
+    emulator = make_ibm_emulator(**FAST)
+    old = spec_text("old", target="ibm_kingston", circuits=QV.format(seeds=list(range(4))))
+    use_specs(project, old=old)
+    assert qrun(capsys, "apply").code == 0
+    while latest(project, "old")["status"] != "completed":
+        assert qrun(capsys, "apply").code == 0
+    emulator.retire("ibm_kingston")
     emulator.jobs.hold()
     use_specs(project, hw=spec_text("hw"))
     assert qrun(capsys, "apply").code == 0
-    job_id = latest(project, "hw")["jobs"][0]["id"]
-    job = emulator.jobs[job_id]
-    job.created -= timedelta(minutes=5, seconds=7)  # it waited in IBM's queue
     emulator.jobs.release()
-    assert qrun(capsys, "apply").code == 0
-
-    run = latest(project, "hw")
-    timing = analysis_of(project, run)["device_timing"]
-    assert timing == {"created": format_time(job.created), "running": format_time(job.running),
-                      "finished": format_time(job.finished)}  # fmt: skip
-    page = (project / "reports" / "hw.md").read_text(encoding="utf-8")
-    assert "On the device, by the service's timestamps:" in page
-    assert "queued 5m 0" in page and ", ran " in page
+    finishing = collect_pass(emulator, capsys)
+    assert latest(project, "hw")["status"] == "completed"
+    assert "GET /backends/ibm_kingston/configuration" not in finishing

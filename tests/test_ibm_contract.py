@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import qiskit_ibm_runtime  # noqa: F401  (main-thread import: see tests/test_ibm_backend.py)
 
+from runner.schedule import parse_time
 from tests.ibm_emulator import IBMRuntimeEmulator
 from tests.ibm_emulator.faults import RecordedRequest
 from tests.test_ibm_backend import FAST, latest, qrun, spec_text, use_specs
@@ -52,13 +54,12 @@ JOB_NEW_SERVICE: Row = [  # service.job(id) on a new service
 JOB_SAME_SERVICE: Row = [("GET", "/api/v1/jobs/{job}")]  # service.job(id), backend known
 RESULTS: Row = [("GET", "/api/v1/jobs/{job}/results")]  # job.result() once final
 METRICS: Row = [("GET", "/api/v1/jobs/{job}/metrics")]  # job.metrics()
-FINISHED: Row = [  # service.jobs(job_tags=["qrun"], pending=False, limit=200): a page of
-    ("GET", "/api/v1/jobs"),  # finished jobs, whose objects need no lookup of their own
-    ("GET", "/api/v1/backends/{backend}/configuration"),  # once per device
+FINISHED: Row = [  # service.jobs(job_tags=["qrun"], pending=False, backend_name=…,
+    ("GET", "/api/v1/jobs"),  # created_after=…, limit=200): a page of finished jobs, whose
+    ("GET", "/api/v1/backends/{backend}/configuration"),  # objects need no lookup of their own
 ]
-# backend.properties(refresh=True): the device's newest calibration, the one of every job that
-# started since its date (an older start: properties(datetime=start), with updated_before)
-PROPERTIES_NEWEST: Row = [("GET", "/api/v1/backends/{backend}/properties")]
+# backend.properties(datetime=...): the calibration as of the job's start (updated_before)
+PROPERTIES_AT: Row = [("GET", "/api/v1/backends/{backend}/properties")]
 
 # --- what qrun does with them -----------------------------------------------------------
 SUBMIT = (
@@ -71,7 +72,7 @@ SUBMIT = (
     + PENDING  # the collect pass that follows every submit: one listing, the job in it
     + BACKEND_STATUS  # queue length for the dashboard, once per backend
 )
-COLLECT = SERVICE + PENDING + FINISHED + JOB_STATUS + METRICS + RESULTS + PROPERTIES_NEWEST
+COLLECT = SERVICE + PENDING + FINISHED + JOB_STATUS + METRICS + RESULTS + PROPERTIES_AT
 
 
 def shape(request: RecordedRequest, names: dict[str, str]) -> tuple[str, str]:
@@ -143,8 +144,11 @@ def test_request_details_match_the_protocol(recorded: Recorded) -> None:
     assert pending.query["pending"] == ["true"] and pending.query["tags"] == ["qrun"]
     assert finished.query["pending"] == ["false"] and finished.query["tags"] == ["qrun"]
     assert finished.query["limit"] == ["200"] and "offset" not in finished.query  # the newest
-    (newest,) = [r for r in collect if r.path.endswith("/properties")]
-    assert newest.query == {}  # the job started after the newest calibration: it ran under it
+    assert finished.query["backend"] == ["ibm_fez"]  # the run's device: no other's decoding
+    window = datetime.now(UTC) - parse_time(finished.query["created_after"][0])
+    assert timedelta(days=6) < window < timedelta(days=8)  # a week: older ones are looked up
+    (as_of,) = [r for r in collect if r.path.endswith("/properties")]
+    assert list(as_of.query) == ["updated_before"]  # the calibration the job ran under
     assert all(r.headers.get("Service-CRN") == recorded.emulator.crn for r in submit if r.api_path)
 
 

@@ -105,8 +105,8 @@ class Submission:
 
 @dataclass(frozen=True)
 class JobOutcome:
-    """The state of one job as seen now; result_json is set once it and the jobs collected
-    with it completed."""
+    """The state of one job as seen now; result_json is set when the caller analyses its run
+    and it and the jobs collected with it completed."""
 
     job_id: str
     status: JobStatus
@@ -147,10 +147,11 @@ class Backend(Protocol):
         among known: jobs a slow runner created after another took its claim over."""
         ...
 
-    def collect(self, job_ids: Sequence[str], calibrated: str | None = None) -> list[JobOutcome]:
-        """Current state of each job; when every one completed, with their results, and the
-        job `calibrated` (a run's first, which describes it) with the device's calibration as
-        it ran, where the backend reads one."""
+    def collect(self, job_ids: Sequence[str], first_job: str | None = None) -> list[JobOutcome]:
+        """Current state of each job (with QPU seconds once final). With `first_job`, the
+        first job of the run the caller analyses: when every one completed, with their
+        results, and the first with the device's calibration as it ran where the backend
+        reads one (a run is described by its first job)."""
         ...
 
     def cancel(self, job_ids: Sequence[str]) -> list[str]:

@@ -227,10 +227,12 @@ class IbmBackend:
             if job_id not in known and set(tags) <= set(job.tags or [])
         )
 
-    def collect(self, job_ids: Sequence[str], calibrated: str | None = None) -> list[JobOutcome]:
-        """Pending jobs cost no request; each finished one its final state, then its results
-        and QPU seconds or its error (see runner.backends.ibm_collect)."""
-        return collect_jobs(self.settings, self._calibrations, job_ids, calibrated)
+    def collect(self, job_ids: Sequence[str], first_job: str | None = None) -> list[JobOutcome]:
+        """Pending jobs cost no request; each finished one its final state, then its QPU
+        seconds or its error, and for an analysis its results (see runner.backends.ibm_collect).
+        A target naming a device lists finished jobs of that device only."""
+        device = None if self.target == "least_busy" else self.target
+        return collect_jobs(self.settings, self._calibrations, job_ids, device, first_job)
 
     def cancel(self, job_ids: Sequence[str]) -> list[str]:
         """Cancel pending jobs; returns those already final (left alone). Other errors raise."""

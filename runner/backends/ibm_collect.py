@@ -2,23 +2,22 @@
 
 A pass lists the instance's pending qrun-tagged jobs once: a job in that listing is still
 waiting and costs nothing more. A job absent from it has finished. Its client object comes
-from the listing of finished qrun-tagged jobs (newest first, a page at a time, only as far as
-the pass needs it) rather than from `service.job(id)`, because the object that call returns
+from the listing of finished qrun-tagged jobs of its device and week (newest first, a page at
+a time, only as far as the pass needs it) rather than from `service.job(id)`, because the object that call returns
 does not keep the state it was fetched with: its `status()` would fetch the job again. So a
 finished job costs one `GET /jobs/{id}` (its final state) and, when it completed, one for its
 metrics (QPU seconds, timestamps); its results are fetched once the run can use them, when
 every job of the run completed: one more request each, as the client offers them.
 
-The calibration a run ran under is read once per calibration of a device, not once per job:
-a read as of time t answers the snapshot dated d <= t, which is then the one of every start
-in [d, t]; the device's newest snapshot is the one of every start after its date.
+The calibration a run ran under is read for its first job only, and a pass shares its reads
+among runs (see CalibrationHistory).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -29,8 +28,8 @@ from runner.errors import BackendError
 TIMES = ("created", "running", "finished")  # the job timestamps the service reports
 PENDING_LIMIT = 10_000  # pages of the service's largest size, not of the client's 20
 FINISHED_PAGE = 200  # the service's largest page
-FINISHED_PAGES = 3  # per pass: a job that finished before the newest 600 is looked up by id
-NEVER = datetime.max.replace(tzinfo=UTC)  # the date of a snapshot that holds for no start
+FINISHED_PAGES = 3  # per pass and device: a job past the newest 600 is looked up by id
+FINISHED_WINDOW = timedelta(days=7)  # jobs created earlier are looked up by id
 STATUS = {
     "INITIALIZING": JobStatus.QUEUED,
     "QUEUED": JobStatus.QUEUED,
@@ -41,15 +40,25 @@ STATUS = {
 }
 
 
+@dataclass
+class Pages:
+    """The pages read so far of one listing of finished jobs."""
+
+    jobs: dict[str, Any] = field(default_factory=dict)
+    read: int = 0
+    complete: bool = False
+
+
 class JobListings:
-    """This invocation's listings of the instance's qrun-tagged jobs, shared by all targets."""
+    """This invocation's listings of the instance's qrun-tagged jobs, shared by all targets.
+    Finished jobs are listed per device and from the last FINISHED_WINDOW only: decoding a
+    listed job costs a configuration request per job when its device has retired."""
 
     def __init__(self, settings: IbmSettings) -> None:
         self.settings = settings
         self._pending: dict[str, Any] | None = None
-        self._finished: dict[str, Any] = {}
-        self._pages = 0
-        self._listed_all = False
+        self._finished: dict[str | None, Pages] = {}  # device (None: any) -> pages
+        self._since = datetime.now(UTC) - FINISHED_WINDOW
 
     def pending(self) -> dict[str, Any]:
         """The pending jobs by id, from one listing per pass."""
@@ -63,28 +72,27 @@ class JobListings:
             self._pending = {job.job_id(): job for job in jobs or []}
         return self._pending
 
-    def finished(self, job_id: str) -> Any:
-        """The client's object of a job absent from the pending listing: from the pages of
-        finished jobs read so far or the next ones, else (older, or created since the pending
-        listing) looked up by id."""
+    def finished(self, job_id: str, device: str | None) -> Any:
+        """The client's object of a job absent from the pending listing, which ran on
+        `device` (None: unknown): from the pages of finished jobs read so far or the next
+        ones, else (older, or created since the pending listing) looked up by id."""
         service = service_for(self.settings)
-        while job_id not in self._finished and self._more_pages():
+        pages = self._finished.setdefault(device, Pages())
+        while job_id not in pages.jobs and not pages.complete and pages.read < FINISHED_PAGES:
             page = guard(
                 self.settings,
                 "list finished jobs",
-                partial(service.jobs, job_tags=["qrun"], pending=False, limit=FINISHED_PAGE,
-                        skip=self._pages * FINISHED_PAGE),
+                partial(service.jobs, job_tags=["qrun"], pending=False, backend_name=device,
+                        created_after=self._since, limit=FINISHED_PAGE,
+                        skip=pages.read * FINISHED_PAGE),
             )  # fmt: skip
             page = page or []
-            self._pages += 1
-            self._listed_all = len(page) < FINISHED_PAGE
-            self._finished.update((job.job_id(), job) for job in page)
-        if job_id in self._finished:
-            return self._finished[job_id]
+            pages.read += 1
+            pages.complete = len(page) < FINISHED_PAGE
+            pages.jobs.update((job.job_id(), job) for job in page)
+        if job_id in pages.jobs:
+            return pages.jobs[job_id]
         return guard(self.settings, f"look up job {job_id}", partial(service.job, job_id))
-
-    def _more_pages(self) -> bool:
-        return not self._listed_all and self._pages < FINISHED_PAGES
 
 
 def listings_for(settings: IbmSettings) -> JobListings:
@@ -96,70 +104,76 @@ def listings_for(settings: IbmSettings) -> JobListings:
 
 
 @dataclass(frozen=True)
-class Snapshot:
-    """A device calibration known to be the one in force from `dated` to `until`."""
+class Reading:
+    """The calibration a device answered for a moment (`as_of`): `key` tells snapshots apart
+    (its date as the client gives it, used as a name, never as a time: the client reads
+    the service's dates as UTC whatever their offset)."""
 
-    dated: datetime
-    until: datetime | None  # None: the newest, in force up to now
+    as_of: datetime
+    key: str | None
     properties: Any
 
 
 class CalibrationHistory:
-    """Device properties as of given moments, each snapshot read once per invocation."""
+    """Device properties as of given moments, in few reads. Calibrations are a step function
+    of time: when the reads at t1 < t2 answer the same snapshot, none was published between,
+    and every moment in [t1, t2] has it. So a pass reads at the first start it needs, then
+    once as of now (the upper end for every later start), then only at a start outside the
+    spans its readings bound."""
 
     def __init__(self, settings: IbmSettings) -> None:
         self.settings = settings
-        self._known: dict[str, list[Snapshot]] = {}  # device name -> snapshots read
+        self._readings: dict[str, list[Reading]] = {}  # device name -> readings, by time
+        self._anchored: set[str] = set()  # devices read as of now
 
     def as_of(self, device: Any, moment: datetime) -> Any:
         """The properties of `device` in force at `moment` (None: it reported none)."""
-        known = self._known.setdefault(device.name, [])
-        if not known:  # the newest first: it covers every job that started since its date
-            known.append(self._read(device, None))
-        for snapshot in known:
-            if snapshot.dated <= moment and (snapshot.until is None or moment <= snapshot.until):
-                return snapshot.properties
-        snapshot = self._read(device, moment)
-        known.append(snapshot)
-        return snapshot.properties
+        readings = self._readings.setdefault(device.name, [])
+        if readings and readings[-1].as_of < moment and device.name not in self._anchored:
+            self._anchored.add(device.name)  # the upper end, once: later starts lie below it
+            self._read(device, readings, datetime.now(UTC))
+        known = _spanning(readings, moment)
+        if known is not None:
+            return known.properties
+        return self._read(device, readings, moment).properties
 
-    def _read(self, device: Any, moment: datetime | None) -> Snapshot:
+    def _read(self, device: Any, readings: list[Reading], moment: datetime) -> Reading:
         from runner.schedule import format_time
 
-        if moment is None:
-            what = f"read the calibration of {device.name}"
-            read = partial(device.properties, refresh=True)
-        else:
-            what = f"read the calibration of {device.name} as of {format_time(moment)}"
-            read = partial(device.properties, datetime=moment)
-        properties = guard(self.settings, what, read)
-        dated = _dated(properties)
-        if dated is None or (moment is not None and dated > moment):  # known for `moment` only
-            return Snapshot(moment or NEVER, moment, properties)
-        return Snapshot(dated, moment, properties)
+        what = f"read the calibration of {device.name} as of {format_time(moment)}"
+        properties = guard(self.settings, what, partial(device.properties, datetime=moment))
+        stamp = getattr(properties, "last_update_date", None)
+        reading = Reading(moment, str(stamp) if stamp else None, properties)
+        readings.append(reading)
+        readings.sort(key=lambda r: r.as_of)
+        return reading
 
 
-def _dated(properties: Any) -> datetime | None:
-    """A snapshot's date as an aware UTC datetime (None when it has none)."""
-    from runner.schedule import parse_time
-
-    stamp = getattr(properties, "last_update_date", None)
-    if isinstance(stamp, datetime):
-        return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
-    return parse_time(str(stamp)) if stamp else None
+def _spanning(readings: Sequence[Reading], moment: datetime) -> Reading | None:
+    """The reading that holds at `moment`: one taken at it, or the two nearest around it
+    answered the same snapshot."""
+    before = [r for r in readings if r.as_of <= moment]
+    after = [r for r in readings if r.as_of >= moment]
+    if not before or not after:
+        return None
+    low, high = before[-1], after[0]
+    if low.as_of == moment:
+        return low
+    return low if low.key is not None and low.key == high.key else None
 
 
 def collect_jobs(
     settings: IbmSettings,
     calibrations: CalibrationHistory,
     job_ids: Sequence[str],
-    calibrated: str | None,
+    device: str | None,
+    first_job: str | None,
 ) -> list[JobOutcome]:
     """Jobs in this pass's pending listing are still pending (no request); each other one
-    finished: its final state once, then its QPU seconds, or its error. Results are fetched
-    only once every one of these jobs completed (a run still waiting, or failed, would not
-    use them: they are fetched when it completes), and with them the calibration of the job
-    `calibrated` (a run is described by its first)."""
+    finished: its final state once, then its QPU seconds, or its error. With `first_job` (the
+    caller analyses the run whose first job that is), once every one of these jobs completed,
+    their results too and the calibration the first ran under; a run still waiting, or
+    failed, would not use them: they are fetched in the pass that completes it."""
     listings = listings_for(settings)
     pending = listings.pending()
     outcomes, finished = [], {}
@@ -168,13 +182,13 @@ def collect_jobs(
             length = queue_length(settings, pending[job_id])
             outcomes.append(JobOutcome(job_id, JobStatus.QUEUED, queue_length=length))
             continue
-        finished[job_id] = job = listings.finished(job_id)
+        finished[job_id] = job = listings.finished(job_id, device)
         outcomes.append(_outcome(settings, job_id, job))
-    if not all(o.status is JobStatus.COMPLETED for o in outcomes):
+    if first_job is None or not all(o.status is JobStatus.COMPLETED for o in outcomes):
         return outcomes
     outcomes = [with_results(settings, o, finished[o.job_id]) for o in outcomes]
-    if calibrated in finished:
-        return [with_calibration(calibrations, o, finished[o.job_id]) if o.job_id == calibrated
+    if first_job in finished:
+        return [with_calibration(calibrations, o, finished[o.job_id]) if o.job_id == first_job
                 else o for o in outcomes]  # fmt: skip
     return outcomes
 

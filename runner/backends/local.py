@@ -217,7 +217,7 @@ class LocalBackend:
         """None: no local job outlives the process that ran it."""
         return []
 
-    def collect(self, job_ids: Sequence[str], calibrated: str | None = None) -> list[JobOutcome]:
+    def collect(self, job_ids: Sequence[str], first_job: str | None = None) -> list[JobOutcome]:
         """Outcomes of jobs run in this process; others are FAILED with the way forward. The
         calibration is the fake device's fixed one, recorded at submission."""
         with _outcomes_lock:

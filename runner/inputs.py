@@ -53,13 +53,17 @@ def load_inputs(
     shard: Shard | None = None,
 ) -> Inputs:
     """Load every spec (or only the named ones) and every lock; invalid specs are kept as
-    problems. With explicit paths (validation), just those specs: no caches, no locks.
+    problems. With explicit paths (validation), just those specs: no caches, no locks. On CI
+    no cache either: a fresh checkout has none of its own, writing one is time spent for a
+    directory thrown away, and one committed to the repository is not to be trusted as
+    validated specs.
     With a shard, `specs` and the problems are the specs it owns; the other shards' valid
     specs go to `elsewhere` (their shard reports their problems)."""
     found = Inputs(shard=shard)
     files = list(paths) if paths is not None else find_specs(config.specs_dir)
     seen: dict[str, str] = {}
-    spec_cache = SpecCache(config.repo_root) if paths is None else None
+    cached = paths is None and not config.in_ci
+    spec_cache = SpecCache(config.repo_root) if cached else None
     inside = Containment(config.repo_root)
     for path in files:
         if only and path.stem not in only:
@@ -92,9 +96,10 @@ def load_inputs(
     # Every lock is loaded even with --only: budgets and pending-job limits span all specs.
     # Explicit paths mean validation only: no locks needed.
     if paths is None and config.specs_dir.is_dir():
-        cache = lock_cache(config.repo_root)
+        cache = lock_cache(config.repo_root) if cached else None
         found.locks = read_all_locks(config.specs_dir, cache)
-        cache.save()
+        if cache is not None:
+            cache.save()
     found.only = frozenset(only)
     unknown = sorted(set(only) - {p.stem for p in files} - set(found.locks))
     if unknown and paths is None:

@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from runner.backends.base import Backend
 from runner.config import Config
 from runner.errors import (
     CredentialsError,
@@ -34,6 +33,9 @@ if TYPE_CHECKING:
     from runner.execute import RunContext
     from runner.reports.build import ReportResult
 from runner.shard import Shard
+
+if TYPE_CHECKING:  # annotations only: planning loads no backend
+    from runner.backends.base import Backend
 
 
 class Status(StrEnum):

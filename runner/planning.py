@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from runner.backends.base import Backend
 from runner.backends.fleet import is_retired
 from runner.budget import Budget
 from runner.config import Config
@@ -23,6 +23,9 @@ from runner.inputs import Inputs
 from runner.output import Output
 from runner.plan import Action, Kind, PlanInput, budget, plan
 from runner.policy import Violation
+
+if TYPE_CHECKING:  # annotations only: planning loads no backend
+    from runner.backends.base import Backend
 
 
 @dataclass(frozen=True)

@@ -67,3 +67,27 @@ def test_entries_without_a_json_form_are_left_out_when_saved(tmp_path: Path) -> 
     cache.save()
     again = ContentCache(path, "env")
     assert again.get("plain") == {"shots": 1000} and again.get("dated") is None
+
+
+def test_on_ci_no_cache_is_read_or_written(project: Path) -> None:
+    """A CI checkout is fresh: writing a cache there is time spent for nothing, and a cache
+    in it came with the repository (a pull request can commit one), so it is not trusted: a
+    forged entry would stand in for the spec file as validated."""
+    import json
+
+    config = Config.load(str(project))
+    truth = {s.name: s.execution.shots for s in load_inputs(config).specs}
+    cache = project / ".qrun" / "cache" / "specs.json"
+    doc = json.loads(cache.read_text())
+    for entry in doc["entries"].values():
+        entry["execution"]["shots"] = 7  # what a forged cache would claim the specs say
+    cache.write_text(json.dumps(doc))
+    assert {s.execution.shots for s in load_inputs(config).specs} == {7}  # trusted off CI
+
+    on_ci = Config.load(str(project), {**config.environ, "CI": "true"})
+    for path in cache.parent.glob("*.json"):
+        path.unlink()
+    assert {s.name: s.execution.shots for s in load_inputs(on_ci).specs} == truth
+    assert not list(cache.parent.glob("*.json"))  # nothing written
+    cache.write_text(json.dumps(doc))
+    assert {s.name: s.execution.shots for s in load_inputs(on_ci).specs} == truth  # not read

@@ -47,11 +47,6 @@ RUN: Row = [  # executor_sampler.Sampler(mode=backend).run(...): lists backends 
     ("POST", "/api/v1/jobs"),
 ]
 JOB_STATUS: Row = [("GET", "/api/v1/jobs/{job}")]  # job.status()
-JOB_NEW_SERVICE: Row = [  # service.job(id) on a new service
-    ("GET", "/api/v1/jobs/{job}"),
-    ("GET", "/api/v1/backends/{backend}/configuration"),
-]
-JOB_SAME_SERVICE: Row = [("GET", "/api/v1/jobs/{job}")]  # service.job(id), backend known
 RESULTS: Row = [("GET", "/api/v1/jobs/{job}/results")]  # job.result() once final
 METRICS: Row = [("GET", "/api/v1/jobs/{job}/metrics")]  # job.metrics()
 FINISHED: Row = [  # service.jobs(job_tags=["qrun"], pending=False, backend_name=…,

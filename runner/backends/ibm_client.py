@@ -11,7 +11,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from runner.deadline import Deadline, DeadlineExceeded, seconds_from_env
 from runner.endpoints import checked_url
@@ -23,6 +23,9 @@ from runner.errors import (
     SubmissionDeferred,
     SubmitUncertain,
 )
+
+if TYPE_CHECKING:  # only for the annotation: ibm_collect imports this module
+    from runner.backends.ibm_collect import JobListings
 
 RETRY_ATTEMPTS = 4
 RETRY_BASE_SECONDS = 0.5
@@ -52,7 +55,7 @@ class IbmSettings:
         self.service: Any = None  # created on first use, then shared by every target
         self.unavailable: str | None = None  # set once the service is down: fail fast after
         self.queues: dict[str, int | None] = {}  # backend name -> queue length, this invocation
-        self.listings: Any = None  # this pass's listings of qrun jobs (ibm_collect.JobListings)
+        self.listings: JobListings | None = None  # this pass's listings of qrun jobs
 
     def __repr__(self) -> str:  # the token never appears in a repr
         return (

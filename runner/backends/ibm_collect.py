@@ -99,8 +99,7 @@ def listings_for(settings: IbmSettings) -> JobListings:
     """The invocation's listings (created on first use, like its service)."""
     if settings.listings is None:
         settings.listings = JobListings(settings)
-    listings: JobListings = settings.listings
-    return listings
+    return settings.listings
 
 
 @dataclass(frozen=True)
